@@ -1,0 +1,34 @@
+# muxsim: every target creates .venv and installs the project first.
+#   make test     mypy (strict), ruff, pytest
+#   make report   the catalogue on the real kernel, with a summary table
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install test lint typecheck pytest report clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+test: typecheck lint pytest
+
+report: $(STAMP)
+	$(BIN)/muxsim report --out reports
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,296 @@
+"""The ``muxsim`` command line (also ``python -m muxsim``).
+
+Exit codes, the same for every command:
+
+* 0: every expectation held;
+* 1: an expectation did not hold (a mismatch);
+* 2: a usage or scenario error (``FILE:LINE:COL: message`` and a hint);
+* 3: an internal error (a bug in muxsim: please report it).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn
+
+import click
+
+from muxsim import __version__
+from muxsim.backends import BACKENDS, get_backend
+from muxsim.files import write_atomic, write_jsonl_atomic
+from muxsim.lang.errors import InvariantError, ScenarioError
+from muxsim.lang.parser import parse_file
+from muxsim.lang.printer import format_action
+from muxsim.lang.record import fill_expectations, wants_expectation
+from muxsim.lang.results import RunOptions, ScenarioResult
+from muxsim.lang.syntax import Scenario
+from muxsim.lang.trace import scenario_record, statement_record, trace_records
+
+EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def _fail(code: int, message: str) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def find_scenarios(paths: tuple[str, ...]) -> list[str]:
+    """Every ``.mux`` file named, or found (sorted) under a named directory."""
+    found: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                found.extend(os.path.join(root, f) for f in sorted(files) if f.endswith(".mux"))
+        elif os.path.exists(path):
+            found.append(path)
+        else:
+            _fail(EXIT_USAGE, f"{path}: no such file or directory\n"
+                              "  hint: give .mux files or directories that hold them")
+    if not found:
+        _fail(EXIT_USAGE, "no .mux scenario found in " + ", ".join(paths) +
+              "\n  hint: scenario files end in .mux")
+    return found
+
+
+def parse_all(files: list[str]) -> list[Scenario]:
+    """Parse every file first: report every scenario error, then exit 2."""
+    scenarios: list[Scenario] = []
+    errors: list[ScenarioError] = []
+    for path in files:
+        try:
+            scenarios.append(parse_file(path))
+        except ScenarioError as exc:
+            errors.append(exc)
+    if errors:
+        _fail(EXIT_USAGE, "\n".join(e.render() for e in errors))
+    return scenarios
+
+
+def _guarded(body: Callable[[], int]) -> NoReturn:
+    """Run a command body; map errors to the documented exit codes."""
+    try:
+        code = body()
+    except ScenarioError as exc:
+        _fail(EXIT_USAGE, exc.render())
+    except InvariantError as exc:
+        _fail(EXIT_INTERNAL, f"muxsim: internal error: {exc}\n"
+                             "  hint: this is a bug in muxsim; please report it with the scenario")
+    except KeyboardInterrupt:
+        _fail(130, "muxsim: interrupted")
+    except BrokenPipeError:
+        # The reader went away (muxsim run ... | head): stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(EXIT_OK)
+    except Exception as exc:
+        detail = "".join(traceback.format_exception(exc))
+        _fail(EXIT_INTERNAL, f"muxsim: internal error: {exc!r}\n{detail}"
+                             "  hint: this is a bug in muxsim; please report it with the scenario")
+    sys.exit(code)
+
+
+_BACKEND_HELP = "where to run: " + ", ".join(f"{name} ({b.summary})" for name, b in
+                                              BACKENDS.items())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="muxsim")
+def main() -> None:
+    """Simulate and test I/O readiness on Linux: select, poll and epoll.
+
+    Scenarios are .mux files (see docs/language.md). Run them on the real
+    kernel, record their outcomes, and compare.
+
+    \b
+    Examples:
+      muxsim run models/conformance --on real
+      muxsim run my.mux --json
+      muxsim record new-scenario.mux
+    """
+
+
+def _watchdog_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--watchdog", type=click.FloatRange(min=0.01), default=1.0,
+                        show_default=True, metavar="S",
+                        help="seconds a wait with timeout=inf may block before it is HUNG")(f)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--on", "backend_name", type=click.Choice(sorted(BACKENDS)), default="real",
+              show_default=True, help=_BACKEND_HELP)
+@click.option("--json", "as_json", is_flag=True,
+              help="print one JSON record per statement (and per scenario) instead of text")
+@click.option("--trace", "trace_dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="write a JSON Lines trace per scenario into DIR")
+@click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
+              help="run each scenario this many times (all must pass)")
+@_watchdog_option
+@click.option("-v", "--verbose", is_flag=True, help="print every statement and its outcome")
+def run(paths: tuple[str, ...], backend_name: str, as_json: bool, trace_dir: str | None,
+        repeat: int, watchdog: float, verbose: bool) -> None:
+    """Run scenarios (files or directories of .mux files) and check their expectations.
+
+    Prints one line per scenario; for a mismatch, the line, the statement,
+    what was expected and what happened. Exit code 0 when every expectation
+    held, 1 on a mismatch, 2 on a scenario error, 3 on an internal error.
+    """
+
+    def body() -> int:
+        scenarios = parse_all(find_scenarios(paths))
+        backend = get_backend(backend_name)
+        options = RunOptions(watchdog=watchdog)
+        failed = 0
+        total = 0
+        began = time.monotonic()
+        for scenario in scenarios:
+            for attempt in range(repeat):
+                result = backend.run(scenario, options)
+                total += 1
+                if not result.passed:
+                    failed += 1
+                if as_json:
+                    _print_json(result)
+                else:
+                    _print_text(result, verbose, attempt, repeat)
+                if trace_dir is not None:
+                    _write_trace(trace_dir, result, attempt if repeat > 1 else None)
+        if not as_json:
+            elapsed = time.monotonic() - began
+            click.echo(f"{total} scenario runs on {backend_name}: {total - failed} passed, "
+                       f"{failed} failed ({elapsed:.2f}s)")
+        return EXIT_MISMATCH if failed else EXIT_OK
+
+    _guarded(body)
+
+
+def _print_json(result: ScenarioResult) -> None:
+    for r in result.results:
+        click.echo(json.dumps(statement_record(r, result.scenario.path, result.backend),
+                              sort_keys=True))
+    click.echo(json.dumps(scenario_record(result), sort_keys=True))
+
+
+def _print_text(result: ScenarioResult, verbose: bool, attempt: int, repeat: int) -> None:
+    status = "PASS" if result.passed else "FAIL"
+    expectations = sum(1 for r in result.results if r.matched is not None)
+    run_no = f" [run {attempt + 1}/{repeat}]" if repeat > 1 else ""
+    click.echo(f"{status} {result.scenario.path}{run_no}  ({len(result.results)} statements, "
+               f"{expectations} expectations, {result.elapsed:.3f}s)")
+    for r in result.results:
+        st = r.statement
+        if verbose or r.matched is False:
+            mark = {True: "ok ", False: "!! ", None: "   "}[r.matched]
+            click.echo(f"  {mark}line {st.where.line}: {format_action(st.action)}")
+            if r.matched is False:
+                click.echo(f"        expected: {st.expect}")
+                click.echo(f"        got:      {r.outcome}")
+            elif verbose:
+                click.echo(f"        => {r.outcome}")
+        if r.notes and (verbose or r.matched is False):
+            for note in r.notes:
+                click.echo(f"        note: {note}")
+
+
+def _trace_name(path: str) -> str:
+    rel = os.path.relpath(path)
+    stem = rel[:-4] if rel.endswith(".mux") else rel
+    return stem.replace(os.sep, "__").lstrip("._") + ".jsonl"
+
+
+def _write_trace(trace_dir: str, result: ScenarioResult, attempt: int | None) -> None:
+    name = _trace_name(result.scenario.path)
+    if attempt is not None:
+        name = name.replace(".jsonl", f".{attempt + 1}.jsonl")
+    write_jsonl_atomic(os.path.join(trace_dir, name), trace_records(result))
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--on", "backend_name", type=click.Choice(sorted(BACKENDS)), default="real",
+              show_default=True, help="where the outcomes come from (the kernel is the judge)")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="write here instead of rewriting PATH in place")
+@_watchdog_option
+def record(path: str, backend_name: str, output: str | None, watchdog: float) -> None:
+    """Run a scenario and write it back with every '=> OUTCOME' filled in.
+
+    This is how a catalogue entry is made: write the statements, then let
+    the real kernel say what they do. Comments and layout are kept; the file
+    is replaced atomically.
+
+    \b
+    Example:
+      muxsim record models/conformance/my-claim.mux
+    """
+
+    def body() -> int:
+        scenario = parse_all([path])[0]
+        result = get_backend(backend_name).run(scenario, RunOptions(watchdog=watchdog))
+        outcomes = {r.statement.where.line: r.outcome for r in result.results
+                    if wants_expectation(r.statement)}
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+        changed = sum(1 for r in result.results if r.matched is False)
+        write_atomic(output or path, fill_expectations(text, outcomes))
+        notes = [f"line {r.statement.where.line}: {n}" for r in result.results for n in r.notes]
+        for note in notes:
+            click.echo(f"note: {note}", err=True)
+        click.echo(f"recorded {len(outcomes)} outcomes from {backend_name} into "
+                   f"{output or path} ({changed} differed from the old expectations)")
+        return EXIT_OK
+
+    _guarded(body)
+
+
+def iter_results(paths: tuple[str, ...], backend_name: str,
+                 options: RunOptions) -> Iterator[ScenarioResult]:
+    """Parse and run scenarios (for reports and other tools)."""
+    backend = get_backend(backend_name)
+    for scenario in parse_all(find_scenarios(paths)):
+        yield backend.run(scenario, options)
+
+
+@main.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="reports",
+              show_default=True, help="directory for summary.md and results.json")
+@click.option("--catalogue", "paths", multiple=True, type=click.Path(),
+              default=("models/conformance", "models/regressions"), show_default=True,
+              help="scenario directories (missing ones are skipped)")
+@_watchdog_option
+def report(out_dir: str, paths: tuple[str, ...], watchdog: float) -> None:
+    """Run the scenario catalogue on the real kernel and write a summary report.
+
+    Prints a table, then writes OUT/summary.md and OUT/results.json
+    atomically. Exit code 1 if any scenario fails.
+    """
+    from muxsim.report import write_report
+
+    def body() -> int:
+        present = tuple(p for p in paths if os.path.exists(p))
+        if not present:
+            _fail(EXIT_USAGE, "no catalogue directory found: " + ", ".join(paths))
+        started = datetime.datetime.now(datetime.UTC)
+        results = []
+        files = find_scenarios(present)
+        for i, result in enumerate(iter_results(present, "real", RunOptions(watchdog=watchdog))):
+            results.append(result)
+            click.echo(f"\r[{i + 1}/{len(files)}] {result.scenario.path}", nl=False, err=True)
+        click.echo("", err=True)
+        ended = datetime.datetime.now(datetime.UTC)
+        table, rows = write_report(out_dir, results, started, ended)
+        click.echo(table)
+        failed = sum(1 for r in rows if r["grade"] != "pass")
+        click.echo(f"\n{len(rows) - failed} of {len(rows)} scenarios pass on the real kernel; "
+                   f"wrote {os.path.join(out_dir, 'summary.md')} and "
+                   f"{os.path.join(out_dir, 'results.json')}")
+        return EXIT_MISMATCH if failed else EXIT_OK
+
+    _guarded(body)

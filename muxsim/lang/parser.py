@@ -1,0 +1,543 @@
+"""The parser: ``.mux`` source text to a :class:`~muxsim.lang.syntax.Scenario`.
+
+Every error is a :class:`~muxsim.lang.errors.ScenarioError` with the file,
+the 1-based line and column of the offending word, a message and a hint.
+Besides syntax, the parser checks what can be known before running: names
+are defined before use, a ``join`` names a running waiter, numbers are in
+range. What only the kernel can decide (is this descriptor still open? is
+this an epoll?) is left to the run: that is what scenarios are for.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from muxsim.lang.errors import ScenarioError
+from muxsim.lang.masks import Mask, MaskSyntaxError, parse_mask
+from muxsim.lang.outcomes import Outcome, OutcomeSyntaxError, parse_outcome
+from muxsim.lang.syntax import (
+    OPTION_NAMES,
+    Accept,
+    Action,
+    Close,
+    Connect,
+    Ctl,
+    CtlOp,
+    Drain,
+    Dup,
+    Epoll,
+    Fill,
+    Join,
+    Listen,
+    Name,
+    OptionName,
+    PairKind,
+    Pipe,
+    Poll,
+    Recv,
+    Scenario,
+    Select,
+    Send,
+    SetOption,
+    Shutdown,
+    ShutHow,
+    Sleep,
+    Socket,
+    SocketKind,
+    SocketPair,
+    SoError,
+    Spawn,
+    Statement,
+    TcpPair,
+    Wait,
+    WaitingCall,
+    Where,
+)
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z")
+
+#: The statement keywords and their shapes, for hints.
+USAGE: dict[str, str] = {
+    "socketpair": "socketpair A B [stream|dgram]",
+    "tcppair": "tcppair A B",
+    "socket": "socket X tcp|unix|udp",
+    "listen": "listen L",
+    "connect": "connect C L",
+    "accept": "accept L S",
+    "pipe": "pipe R W",
+    "epoll": "epoll E",
+    "dup": "dup NEW OLD",
+    "close": "close X",
+    "send": "send X N",
+    "recv": "recv X N",
+    "fill": "fill X",
+    "drain": "drain X",
+    "shutdown": "shutdown X rd|wr|rdwr",
+    "set": "set X " + "|".join(OPTION_NAMES) + " VALUE",
+    "soerror": "soerror X",
+    "ctl": "ctl E add|mod|del X [MASK]",
+    "wait": "wait E [timeout=S] [max=N]",
+    "poll": "poll X:MASK [Y:MASK ...] [timeout=S]",
+    "select": "select [r=X,Y] [w=X] [x=X] [timeout=S]",
+    "spawn": "spawn T wait|poll|select ...",
+    "join": "join T",
+    "sleep": "sleep S",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    text: str
+    col: int  # 1-based column of the first character
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLine:
+    """One line split into its parts: code words, the expectation, the comment."""
+
+    words: tuple[Word, ...]
+    expect_text: str | None
+    expect_col: int
+    comment: str | None
+    code_end: int  # index just past the statement's own text (before '=>' or '#')
+
+
+def split_line(text: str) -> SourceLine:
+    """Split a source line into statement words, expectation text and comment."""
+    hash_at = text.find("#")
+    code = text if hash_at < 0 else text[:hash_at]
+    comment = None if hash_at < 0 else text[hash_at:]
+    arrow = code.find("=>")
+    expect_text: str | None = None
+    expect_col = 0
+    body = code
+    if arrow >= 0:
+        body = code[:arrow]
+        rest = code[arrow + 2:]
+        expect_text = rest.strip()
+        expect_col = arrow + 3 + (len(rest) - len(rest.lstrip()))
+    words = tuple(Word(m.group(0), m.start() + 1) for m in re.finditer(r"\S+", body))
+    code_end = len(body.rstrip())
+    return SourceLine(words, expect_text, expect_col, comment, code_end)
+
+
+class _Line:
+    """The words of one statement, consumed left to right."""
+
+    def __init__(self, path: str, lineno: int, words: tuple[Word, ...], end_col: int) -> None:
+        self.path = path
+        self.lineno = lineno
+        self.words = words
+        self.i = 0
+        self.end_col = end_col
+        self.keyword = words[0].text
+
+    def error(self, word: Word | None, message: str, hint: str) -> ScenarioError:
+        col = word.col if word is not None else self.end_col
+        return ScenarioError(self.path, self.lineno, col, message, hint)
+
+    def usage(self) -> str:
+        return f"the statement is: {USAGE[self.keyword]}"
+
+    def peek(self) -> Word | None:
+        return self.words[self.i] if self.i < len(self.words) else None
+
+    def take(self, what: str) -> Word:
+        word = self.peek()
+        if word is None:
+            raise self.error(None, f"{self.keyword}: missing {what}", self.usage())
+        self.i += 1
+        return word
+
+    def done(self) -> None:
+        word = self.peek()
+        if word is not None:
+            raise self.error(word, f"{self.keyword}: unexpected {word.text!r}", self.usage())
+
+
+class _Names:
+    """What is defined so far: object names and running waiters."""
+
+    def __init__(self) -> None:
+        self.objects: set[str] = set()
+        self.waiters: dict[str, WaitingCall] = {}
+        self.joined: set[str] = set()
+
+
+class Parser:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.names = _Names()
+        self.check_names = True
+
+    # -- words -----------------------------------------------------------
+
+    def new_name(self, line: _Line, what: str) -> Name:
+        word = line.take(what)
+        if not _NAME.match(word.text):
+            raise line.error(word, f"{word.text!r} is not a valid name",
+                             "names are [A-Za-z_][A-Za-z0-9_]*, e.g. a, srv_1")
+        return Name(word.text)
+
+    def defined(self, line: _Line, what: str) -> Name:
+        word = line.take(what)
+        return self.check_defined(line, word, word.text)
+
+    def check_defined(self, line: _Line, word: Word, text: str, col_offset: int = 0) -> Name:
+        if not _NAME.match(text):
+            raise ScenarioError(self.path, line.lineno, word.col + col_offset,
+                                f"{text!r} is not a valid name",
+                                "names are [A-Za-z_][A-Za-z0-9_]*, e.g. a, srv_1")
+        if text not in self.names.objects:
+            close = difflib.get_close_matches(text, sorted(self.names.objects), n=1)
+            hint = (f"did you mean {close[0]}?" if close else
+                    "create it first, e.g. socketpair, tcppair, socket, listen, pipe or epoll")
+            raise ScenarioError(self.path, line.lineno, word.col + col_offset,
+                                f"{text!r} is not defined", hint)
+        return Name(text)
+
+    def count(self, line: _Line, what: str) -> int:
+        word = line.take(what)
+        if not re.fullmatch(r"[0-9]+", word.text):
+            raise line.error(word, f"{what} must be a whole number of bytes, got {word.text!r}",
+                             line.usage())
+        return int(word.text)
+
+    def seconds(self, line: _Line, word: Word, text: str, col_offset: int,
+                allow_inf: bool) -> float:
+        if text == "inf" and allow_inf:
+            return math.inf
+        if not _NUMBER.match(text):
+            hint = "seconds are a number such as 0, 0.5 or 2" + (", or inf" if allow_inf else "")
+            raise ScenarioError(self.path, line.lineno, word.col + col_offset,
+                                f"bad number of seconds {text!r}", hint)
+        return float(text)
+
+    def choice(self, line: _Line, what: str, options: tuple[str, ...]) -> str:
+        word = line.take(what)
+        if word.text not in options:
+            raise line.error(word, f"{line.keyword}: {what} must be one of "
+                             f"{', '.join(options)}, got {word.text!r}", line.usage())
+        return word.text
+
+    def mask(self, line: _Line, word: Word, text: str, col_offset: int) -> Mask:
+        try:
+            return parse_mask(text)
+        except MaskSyntaxError as exc:
+            raise ScenarioError(self.path, line.lineno, word.col + col_offset + exc.offset,
+                                str(exc), exc.hint) from None
+
+    def options(self, line: _Line, allowed: tuple[str, ...]) -> dict[str, tuple[Word, str]]:
+        found: dict[str, tuple[Word, str]] = {}
+        while (word := line.peek()) is not None:
+            key, eq, value = word.text.partition("=")
+            if not eq or key not in allowed:
+                raise line.error(word, f"{line.keyword}: unexpected {word.text!r}", line.usage())
+            if key in found:
+                raise line.error(word, f"{line.keyword}: {key}= given twice",
+                                 f"give {key}= at most once")
+            found[key] = (word, value)
+            line.i += 1
+        return found
+
+    def timeout(self, line: _Line, found: dict[str, tuple[Word, str]]) -> float:
+        if "timeout" not in found:
+            return 0.0
+        word, value = found["timeout"]
+        return self.seconds(line, word, value, len("timeout="), allow_inf=True)
+
+    # -- statements ------------------------------------------------------
+
+    def action(self, line: _Line) -> Action:
+        keyword = line.take("statement")
+        k = keyword.text
+        if k not in USAGE:
+            close = difflib.get_close_matches(k, list(USAGE), n=1)
+            hint = (f"did you mean {close[0]}?" if close else
+                    "statements are " + ", ".join(USAGE))
+            raise line.error(keyword, f"unknown statement {k!r}", hint)
+        action: Action
+        if k == "socketpair":
+            a, b = self.new_name(line, "A"), self.new_name(line, "B")
+            kind: PairKind = "stream"
+            if line.peek() is not None:
+                kind = "dgram" if self.choice(line, "kind", ("stream", "dgram")) == "dgram" \
+                    else "stream"
+            action = SocketPair(a, b, kind)
+            self.define(a, b)
+        elif k == "tcppair":
+            a, b = self.new_name(line, "A"), self.new_name(line, "B")
+            action = TcpPair(a, b)
+            self.define(a, b)
+        elif k == "socket":
+            x = self.new_name(line, "X")
+            skind: SocketKind = _socket_kind(self.choice(line, "kind", ("tcp", "unix", "udp")))
+            action = Socket(x, skind)
+            self.define(x)
+        elif k == "listen":
+            listener = self.new_name(line, "L")
+            action = Listen(listener)
+            self.define(listener)
+        elif k == "connect":
+            client = self.new_name(line, "C")
+            listener = self.defined(line, "L")
+            action = Connect(client, listener)
+            self.define(client)
+        elif k == "accept":
+            listener = self.defined(line, "L")
+            server = self.new_name(line, "S")
+            action = Accept(listener, server)
+            self.define(server)
+        elif k == "pipe":
+            r, w = self.new_name(line, "R"), self.new_name(line, "W")
+            action = Pipe(r, w)
+            self.define(r, w)
+        elif k == "epoll":
+            e = self.new_name(line, "E")
+            action = Epoll(e)
+            self.define(e)
+        elif k == "dup":
+            new = self.new_name(line, "NEW")
+            old = self.defined(line, "OLD")
+            action = Dup(new, old)
+            self.define(new)
+        elif k == "close":
+            action = Close(self.defined(line, "X"))
+        elif k == "send":
+            x = self.defined(line, "X")
+            action = Send(x, self.count(line, "N"))
+        elif k == "recv":
+            x = self.defined(line, "X")
+            action = Recv(x, self.count(line, "N"))
+        elif k == "fill":
+            action = Fill(self.defined(line, "X"))
+        elif k == "drain":
+            action = Drain(self.defined(line, "X"))
+        elif k == "shutdown":
+            x = self.defined(line, "X")
+            how: ShutHow = _shut_how(self.choice(line, "how", ("rd", "wr", "rdwr")))
+            action = Shutdown(x, how)
+        elif k == "set":
+            x = self.defined(line, "X")
+            option: OptionName = _option(self.choice(line, "OPTION", OPTION_NAMES))
+            word = line.take("VALUE")
+            if not re.fullmatch(r"-?[0-9]+", word.text):
+                raise line.error(word, f"set: VALUE must be a whole number, got {word.text!r}",
+                                 line.usage())
+            action = SetOption(x, option, int(word.text))
+        elif k == "soerror":
+            action = SoError(self.defined(line, "X"))
+        elif k == "ctl":
+            action = self.ctl(line)
+        elif k in ("wait", "poll", "select"):
+            action = self.waiting_call(line, k)
+        elif k == "spawn":
+            t = self.new_name(line, "T")
+            if self.check_names and t in self.names.waiters:
+                raise line.error(line.words[1], f"waiter {t!r} is already running",
+                                 f"join {t} before spawning it again, or use another name")
+            inner = line.peek()
+            if inner is None or inner.text not in ("wait", "poll", "select"):
+                raise line.error(inner, "spawn: the waiter must run wait, poll or select",
+                                 line.usage())
+            line.i += 1
+            line.keyword = inner.text
+            call = self.waiting_call(line, inner.text)
+            action = Spawn(t, call)
+            self.names.waiters[t] = call
+        elif k == "join":
+            word = line.take("T")
+            if word.text not in self.names.waiters:
+                hint = (f"{word.text} was joined already; spawn it again first"
+                        if word.text in self.names.joined else
+                        "spawn T wait|poll|select ... first")
+                raise line.error(word, f"no running waiter {word.text!r}", hint)
+            del self.names.waiters[word.text]
+            self.names.joined.add(word.text)
+            action = Join(Name(word.text))
+        else:  # sleep
+            word = line.take("S")
+            action = Sleep(self.seconds(line, word, word.text, 0, allow_inf=False))
+        line.done()
+        return action
+
+    def define(self, *names: Name) -> None:
+        self.names.objects.update(names)
+
+    def ctl(self, line: _Line) -> Ctl:
+        e = self.defined(line, "E")
+        op: CtlOp = _ctl_op(self.choice(line, "operation", ("add", "mod", "del")))
+        x = self.defined(line, "X")
+        mask = None
+        word = line.peek()
+        if word is not None:
+            line.i += 1
+            mask = self.mask(line, word, word.text, 0)
+        return Ctl(e, op, x, mask)
+
+    def waiting_call(self, line: _Line, k: str) -> WaitingCall:
+        if k == "wait":
+            e = self.defined(line, "E")
+            found = self.options(line, ("timeout", "max"))
+            maxevents = None
+            if "max" in found:
+                word, value = found["max"]
+                if not re.fullmatch(r"[0-9]+", value) or int(value) < 1:
+                    raise line.error(word, f"max must be a whole number of at least 1, "
+                                     f"got {value!r}",
+                                     "epoll_wait needs room for one event at least "
+                                     "(the kernel answers EINVAL to maxevents <= 0)")
+                maxevents = int(value)
+            return Wait(e, self.timeout(line, found), maxevents)
+        if k == "poll":
+            items: list[tuple[Name, Mask]] = []
+            while (item := line.peek()) is not None and "=" not in item.text:
+                name, colon, mask_text = item.text.partition(":")
+                if not colon:
+                    raise line.error(item, f"poll: {item.text!r} is not X:MASK",
+                                     "each polled descriptor is NAME:MASK, e.g. a:IN|OUT or a:0")
+                items.append((self.check_defined(line, item, name),
+                              self.mask(line, item, mask_text, len(name) + 1)))
+                line.i += 1
+            if not items:
+                raise line.error(line.peek(), "poll: no descriptor to poll", line.usage())
+            found = self.options(line, ("timeout",))
+            return Poll(tuple(items), self.timeout(line, found))
+        # select
+        found = self.options(line, ("r", "w", "x", "timeout"))
+        sets: dict[str, tuple[Name, ...]] = {}
+        for key in ("r", "w", "x"):
+            if key not in found:
+                sets[key] = ()
+                continue
+            word, value = found[key]
+            names: list[Name] = []
+            offset = len(key) + 1
+            for text in value.split(","):
+                names.append(self.check_defined(line, word, text, offset))
+                offset += len(text) + 1
+            sets[key] = tuple(names)
+        return Select(sets["r"], sets["w"], sets["x"], self.timeout(line, found))
+
+    def expectation(self, line: _Line, text: str, col: int) -> Outcome:
+        try:
+            return parse_outcome(text)
+        except OutcomeSyntaxError as exc:
+            raise ScenarioError(self.path, line.lineno, col + exc.offset, str(exc),
+                                exc.hint) from None
+
+
+def _socket_kind(text: str) -> SocketKind:
+    return "tcp" if text == "tcp" else "unix" if text == "unix" else "udp"
+
+
+def _shut_how(text: str) -> ShutHow:
+    return "rd" if text == "rd" else "wr" if text == "wr" else "rdwr"
+
+
+def _ctl_op(text: str) -> CtlOp:
+    return "add" if text == "add" else "mod" if text == "mod" else "del"
+
+
+def _option(text: str) -> OptionName:
+    for name in OPTION_NAMES:
+        if name == text:
+            return name
+    raise AssertionError(text)  # pragma: no cover - choice() checked it
+
+
+def iter_statement_lines(text: str) -> Iterator[tuple[int, str, SourceLine]]:
+    """Each line that holds a statement: (line number, raw text, its parts)."""
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        parts = split_line(raw)
+        if parts.words or parts.expect_text is not None:
+            yield lineno, raw, parts
+
+
+def parse(text: str, path: str = "<memory>") -> Scenario:
+    """Parse a whole scenario; raises :class:`ScenarioError` at the first problem."""
+    parser = Parser(path)
+    statements: list[Statement] = []
+    claim: list[str] = []
+    in_header = True
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        if "\t" in raw:
+            # Tabs are fine as blanks, but columns are counted in characters.
+            raw = raw.replace("\t", " ")
+        parts = split_line(raw)
+        if not parts.words:
+            if parts.expect_text is not None:
+                raise ScenarioError(path, lineno, parts.expect_col - 2 if parts.expect_col > 2
+                                    else 1, "'=>' without a statement",
+                                    "write the statement first: send a 1 => 1")
+            if in_header and parts.comment is not None:
+                claim.append(parts.comment[1:].strip())
+            elif in_header and claim:
+                claim.append("")
+            continue
+        in_header = False
+        line = _Line(path, lineno, parts.words, parts.code_end + 1)
+        action = parser.action(line)
+        expect = None
+        if parts.expect_text is not None:
+            expect = parser.expectation(line, parts.expect_text, parts.expect_col)
+            if isinstance(action, Spawn) and str(expect) != "ok":
+                raise ScenarioError(path, lineno, parts.expect_col,
+                                    "a spawn's own outcome is ok",
+                                    f"put the waiter's expected outcome on 'join {action.t}'")
+        statements.append(Statement(action, expect, Where(path, lineno, raw)))
+    while claim and not claim[-1]:
+        claim.pop()
+    return Scenario(tuple(statements), path=path, claim="\n".join(claim))
+
+
+def parse_file(path: str) -> Scenario:
+    """Read and parse a ``.mux`` file; unreadable files are scenario errors too."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(path, 1, 1, f"not UTF-8 text ({exc.reason})",
+                            "scenario files are UTF-8 text") from None
+    except OSError as exc:
+        raise ScenarioError(path, 1, 1, f"cannot read: {exc.strerror}",
+                            "check the path and its permissions") from None
+    return parse(text, path)
+
+
+def parse_statement(text: str) -> Statement:
+    """Parse a single statement line with no definitions checked (for tests, printers)."""
+    parser = Parser("<statement>")
+    parser.names.objects = _AnyNames()
+    parser.names.waiters = _AnyWaiters()
+    parser.check_names = False
+    scenario_line = split_line(text)
+    if not scenario_line.words:
+        raise ScenarioError("<statement>", 1, 1, "empty statement", "write a statement")
+    line = _Line("<statement>", 1, scenario_line.words, scenario_line.code_end + 1)
+    action = parser.action(line)
+    expect = None
+    if scenario_line.expect_text is not None:
+        expect = parser.expectation(line, scenario_line.expect_text, scenario_line.expect_col)
+    return Statement(action, expect)
+
+
+class _AnyNames(set[str]):
+    """A name set that contains every name (statement-at-a-time parsing)."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+class _AnyWaiters(dict[str, WaitingCall]):
+    def __contains__(self, item: object) -> bool:
+        return True
+
+    def __delitem__(self, key: str) -> None:
+        pass
+

@@ -1,0 +1,60 @@
+"""Thin wrappers over the few libc calls that work on bare descriptor numbers.
+
+The runner keeps descriptors as plain integers that it alone owns: no
+``socket.socket`` or ``select.epoll`` object holds one between statements,
+because such an object closes its descriptor when collected, and a number
+closed twice is a number taken from someone else. Python offers socket
+options, ``shutdown`` and ``accept4`` only on socket objects, so they are
+called here directly. Each failure raises ``OSError`` with the kernel's
+errno, exactly as the standard library would.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+_libc.getsockopt.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void_p,
+                             ctypes.POINTER(ctypes.c_uint32)]
+_libc.setsockopt.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void_p,
+                             ctypes.c_uint32]
+_libc.shutdown.argtypes = [ctypes.c_int, ctypes.c_int]
+_libc.accept4.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
+
+
+def _fail() -> OSError:
+    code = ctypes.get_errno()
+    return OSError(code, os.strerror(code))
+
+
+def getsockopt(fd: int, level: int, option: int, size: int) -> bytes:
+    buf = ctypes.create_string_buffer(size)
+    length = ctypes.c_uint32(size)
+    if _libc.getsockopt(fd, level, option, buf, ctypes.byref(length)) != 0:
+        raise _fail()
+    return buf.raw[: length.value]
+
+
+def getsockopt_int(fd: int, level: int, option: int) -> int:
+    return int.from_bytes(getsockopt(fd, level, option, 4), "little", signed=True)
+
+
+def setsockopt(fd: int, level: int, option: int, value: bytes) -> None:
+    buf = ctypes.create_string_buffer(value, len(value))
+    if _libc.setsockopt(fd, level, option, buf, len(value)) != 0:
+        raise _fail()
+
+
+def shutdown(fd: int, how: int) -> None:
+    if _libc.shutdown(fd, how) != 0:
+        raise _fail()
+
+
+def accept4(fd: int, flags: int) -> int:
+    new = int(_libc.accept4(fd, None, None, flags))
+    if new < 0:
+        raise _fail()
+    return new

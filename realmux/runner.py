@@ -1,0 +1,674 @@
+"""Run a scenario on the real kernel, statement by statement.
+
+Each statement becomes the system call it names, through ``os``,
+``select.select``, ``select.poll`` and ``select.epoll`` (not
+``selectors``, which folds HUP and ERR into "readable" and has no
+edge-triggered or one-shot mode). Where Python offers a call only on a
+socket object (socket options, ``shutdown``, ``accept4``) it is made on the
+bare number through :mod:`realmux.libc`, so that no Python object ever owns
+a descriptor of the scenario (see that module for why).
+
+Determinism without sleeping:
+
+* AF_UNIX sockets and pipes are synchronous; nothing to wait for.
+* TCP settles on conditions read from the kernel after every statement
+  (:mod:`realmux.tcpsettle`), each wait bounded.
+* ``spawn`` returns once the waiter thread sleeps in its system call
+  (:mod:`realmux.waiters`).
+* Descriptor numbers come from a private, lowest-free range
+  (:mod:`realmux.fdspace`).
+
+A wait with ``timeout=inf`` is bounded by the watchdog and yields ``HUNG``;
+every descriptor the run opened is closed when it ends, whatever happened.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import math
+import os
+import platform
+import select
+import socket
+import struct
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import muxsim
+from muxsim.lang.errors import InvariantError, ScenarioError
+from muxsim.lang.masks import Mask
+from muxsim.lang.outcomes import Hung, Number, Ok, Outcome, Ready, Selected
+from muxsim.lang.results import RunOptions, ScenarioResult, StatementResult
+from muxsim.lang.syntax import (
+    DEFAULT_MAXEVENTS,
+    Accept,
+    Action,
+    Close,
+    Connect,
+    Ctl,
+    Drain,
+    Dup,
+    Epoll,
+    Fill,
+    Join,
+    Listen,
+    Pipe,
+    Poll,
+    Recv,
+    Scenario,
+    Select,
+    Send,
+    SetOption,
+    Shutdown,
+    Sleep,
+    Socket,
+    SocketPair,
+    SoError,
+    Spawn,
+    Statement,
+    TcpPair,
+    Wait,
+    WaitingCall,
+)
+from realmux import libc, tcpsettle
+from realmux.errnames import errno_name
+from realmux.fdspace import FdSpace, FileKind, OpenFile
+from realmux.waiters import Waiter
+
+CHUNK = 65536
+_ZEROS = bytes(CHUNK)
+F_SETPIPE_SZ = 1031
+TCP_NOTSENT_LOWAT = 25
+#: How long TCP may take to settle after a statement, and a connect to finish.
+SETTLE_BOUND = 2.0
+#: fill and drain stop after this many bytes (a guard against a bottomless peer).
+FILL_LIMIT = 1 << 30
+#: Rounds of "until EAGAIN, then let TCP settle" for fill and drain on TCP.
+TCP_ROUNDS = 64
+
+_SHUT = {"rd": socket.SHUT_RD, "wr": socket.SHUT_WR, "rdwr": socket.SHUT_RDWR}
+_SOCKOPT = {
+    "sndbuf": (socket.SOL_SOCKET, socket.SO_SNDBUF),
+    "rcvbuf": (socket.SOL_SOCKET, socket.SO_RCVBUF),
+    "rcvlowat": (socket.SOL_SOCKET, socket.SO_RCVLOWAT),
+    "notsent_lowat": (socket.IPPROTO_TCP, TCP_NOTSENT_LOWAT),
+}
+_POLL_ALWAYS = Mask.ERR | Mask.HUP | Mask.NVAL
+
+
+def _ebadf() -> OSError:
+    return OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+
+def environment() -> dict[str, str]:
+    """What a trace header says about where the run happened."""
+    return {
+        "backend": "real",
+        "kernel": platform.release(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "muxsim": muxsim.__version__,
+    }
+
+
+class RealKernel:
+    """The real-kernel backend: ``muxsim run --on real``."""
+
+    name = "real"
+
+    def environment(self) -> dict[str, str]:
+        return environment()
+
+    def run(self, scenario: Scenario, options: RunOptions | None = None) -> ScenarioResult:
+        opts = options or RunOptions()
+        began = time.monotonic()
+        run = _Run(scenario, opts)
+        try:
+            results = tuple(run.execute(statement) for statement in scenario.statements)
+        finally:
+            run.close()
+        return ScenarioResult(scenario, self.name, results, time.monotonic() - began,
+                              environment())
+
+
+@contextmanager
+def _epoll_view(fd: int) -> Iterator[select.epoll]:
+    """A short-lived ``select.epoll`` on a private dup of ``fd`` (EBADF if closed)."""
+    if fd < 0:
+        raise _ebadf()
+    ep = select.epoll.fromfd(os.dup(fd))
+    try:
+        yield ep
+    finally:
+        ep.close()
+
+
+class _Run:
+    """The state of one scenario run on the real kernel."""
+
+    def __init__(self, scenario: Scenario, options: RunOptions) -> None:
+        self.scenario = scenario
+        self.options = options
+        self.fds = FdSpace()
+        self.names: dict[str, int | None] = {}
+        self.listen_addr: dict[str, tuple[str, int]] = {}
+        # (epoll open file id, registered fd number) -> the name used at ctl add/mod.
+        self.interest_names: dict[tuple[int, int], str] = {}
+        self.waiters: dict[str, Waiter] = {}
+        self.pending: list[tcpsettle.Condition] = []
+        self.notes: list[str] = []
+
+    # -- bookkeeping -----------------------------------------------------
+
+    def close(self) -> None:
+        for waiter in self.waiters.values():
+            waiter.cancel()
+        self.waiters.clear()
+        self.fds.release()
+
+    def fd(self, name: str) -> int:
+        """The number a name refers to; -1 for a name bound to nothing (failed accept)."""
+        number = self.names.get(name)
+        return -1 if number is None else number
+
+    def need_fd(self, name: str) -> int:
+        number = self.fd(name)
+        if number < 0:
+            raise _ebadf()
+        return number
+
+    def bind(self, name: str, fd: int | None) -> None:
+        self.names[name] = fd
+
+    def new_socket(self, family: int, kind: int, file_kind: FileKind,
+                   sock: socket.socket | None = None) -> tuple[int, OpenFile]:
+        s = sock if sock is not None else socket.socket(family, kind)
+        s.setblocking(False)
+        if file_kind == "tcp":
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        file = OpenFile(file_kind)
+        return self.fds.install(s.detach(), file), file
+
+    def file_of(self, fd: int) -> OpenFile | None:
+        return self.fds.files.get(fd)
+
+    # -- the statement loop ----------------------------------------------
+
+    def execute(self, statement: Statement) -> StatementResult:
+        began = time.monotonic()
+        self.notes = []
+        try:
+            outcome = self.dispatch(statement.action, statement)
+        except OSError as exc:
+            outcome = errno_name(exc)
+        self.settle()
+        return StatementResult(statement, outcome, time.monotonic() - began,
+                               tuple(self.notes))
+
+    def settle(self) -> None:
+        connected = self.fds.numbers_of("tcp")
+        if not connected and not self.pending:
+            return
+        if not tcpsettle.settle(connected, self.pending, SETTLE_BOUND):
+            self.notes.append(f"tcp did not settle within {SETTLE_BOUND}s")
+        self.pending = []
+
+    def dispatch(self, action: Action, statement: Statement) -> Outcome:
+        match action:
+            case SocketPair(a, b, kind):
+                stype = socket.SOCK_STREAM if kind == "stream" else socket.SOCK_DGRAM
+                fkind: FileKind = "unix-stream" if kind == "stream" else "unix-dgram"
+                left, right = socket.socketpair(socket.AF_UNIX, stype)
+                self.bind(a, self.new_socket(0, 0, fkind, left)[0])
+                self.bind(b, self.new_socket(0, 0, fkind, right)[0])
+                return Ok()
+            case TcpPair(a, b):
+                return self.tcppair(a, b)
+            case Socket(x, kind):
+                family = socket.AF_UNIX if kind == "unix" else socket.AF_INET
+                stype = socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM
+                sk: FileKind = {"tcp": "tcp", "unix": "unix-stream", "udp": "udp"}[kind]  # type: ignore[assignment]
+                self.bind(x, self.new_socket(family, stype, sk)[0])
+                return Ok()
+            case Listen(name):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.bind(("127.0.0.1", 0))
+                s.listen(128)
+                addr = s.getsockname()
+                fd, file = self.new_socket(0, 0, "tcp-listener", s)
+                file.local = addr
+                self.listen_addr[name] = addr
+                self.bind(name, fd)
+                return Ok()
+            case Connect(client, listener):
+                return self.connect(client, listener, statement)
+            case Accept(listener, server):
+                return self.accept(listener, server)
+            case Pipe(r, w):
+                rfd, wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+                self.bind(r, self.fds.install(rfd, OpenFile("pipe-r")))
+                self.bind(w, self.fds.install(wfd, OpenFile("pipe-w")))
+                return Ok()
+            case Epoll(e):
+                ep = select.epoll()
+                try:
+                    raw = os.dup(ep.fileno())
+                finally:
+                    ep.close()
+                self.bind(e, self.fds.install(raw, OpenFile("epoll")))
+                return Ok()
+            case Dup(new, old):
+                self.bind(new, None)
+                self.bind(new, self.fds.dup(self.need_fd(old)))
+                return Ok()
+            case Close(x):
+                fd = self.need_fd(x)
+                conditions = self.close_conditions(fd)
+                self.fds.close(fd)
+                self.pending.extend(conditions)
+                return Ok()
+            case Send(x, n):
+                return Number(self.write(self.need_fd(x), n))
+            case Recv(x, n):
+                return Number(len(os.read(self.need_fd(x), n)))
+            case Fill(x):
+                return Number(self.fill(self.need_fd(x)))
+            case Drain(x):
+                return Number(self.drain(self.need_fd(x)))
+            case Shutdown(x, how):
+                libc.shutdown(self.need_fd(x), _SHUT[how])
+                return Ok()
+            case SetOption(x, option, value):
+                self.set_option(self.need_fd(x), option, value)
+                return Ok()
+            case SoError(x):
+                code = libc.getsockopt_int(self.need_fd(x), socket.SOL_SOCKET, socket.SO_ERROR)
+                return Number(0) if code == 0 else errno_name(OSError(code, os.strerror(code)))
+            case Ctl(e, op, x, mask):
+                return self.ctl(e, op, x, int(mask or 0))
+            case Wait() | Poll() | Select():
+                return self.wait_call(action, self.options.watchdog)
+            case Spawn(t, call):
+                return self.spawn(t, call)
+            case Join(t):
+                waiter = self.waiters.pop(t, None)
+                if waiter is None:
+                    raise self.scenario_error(statement, f"no running waiter {t!r}",
+                                              "spawn it first")
+                return waiter.join(self.options.watchdog)
+            case Sleep(seconds):
+                time.sleep(seconds)
+                return Ok()
+        raise InvariantError(f"statement not handled by realmux: {action!r}")
+
+    def scenario_error(self, statement: Statement, message: str, hint: str) -> ScenarioError:
+        return ScenarioError(statement.where.path, statement.where.line, 1, message, hint)
+
+    # -- objects ---------------------------------------------------------
+
+    def tcppair(self, a: str, b: str) -> Outcome:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as lsock:
+            lsock.bind(("127.0.0.1", 0))
+            lsock.listen(1)
+            client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                client.settimeout(SETTLE_BOUND)
+                client.connect(lsock.getsockname())
+                lsock.settimeout(SETTLE_BOUND)
+                server, _ = lsock.accept()
+            except BaseException:
+                client.close()
+                raise
+            cfd, cfile = self.new_socket(0, 0, "tcp", client)
+            self.bind(a, cfd)
+            sfd, sfile = self.new_socket(0, 0, "tcp", server)
+            self.bind(b, sfd)
+        cfile.local, cfile.remote = _addresses(cfd)
+        sfile.local, sfile.remote = _addresses(sfd)
+        return Ok()
+
+    def held_listener(self, addr: tuple[str, int]) -> int | None:
+        for fd, file in self.fds.files.items():
+            if file.kind == "tcp-listener" and file.local == addr:
+                return fd
+        return None
+
+    def connect(self, client: str, listener: str, statement: Statement) -> Outcome:
+        addr = self.listen_addr.get(listener)
+        if addr is None:
+            raise self.scenario_error(statement, f"{listener!r} is not a listener",
+                                      "connect C L needs L made by 'listen L'")
+        fd, file = self.new_socket(socket.AF_INET, socket.SOCK_STREAM, "tcp")
+        self.bind(client, fd)
+        lfd = self.held_listener(addr)
+        queued = tcpsettle.accept_queue_length(lfd) if lfd is not None else 0
+        view = socket.socket(fileno=fd)
+        try:
+            code = view.connect_ex(addr)
+        finally:
+            view.detach()
+        if code == errno.EINPROGRESS:
+            poller = select.poll()
+            poller.register(fd, select.POLLOUT)
+            if not poller.poll(SETTLE_BOUND * 1000):
+                self.notes.append("connect still in progress after its bound")
+                return errno_name(OSError(errno.EINPROGRESS, os.strerror(errno.EINPROGRESS)))
+            code = libc.getsockopt_int(fd, socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            raise OSError(code, os.strerror(code))
+        file.local, file.remote = _addresses(fd)
+        if lfd is not None:
+            # The client is connected once it has the SYN-ACK; the listener
+            # queues the child when the final ACK arrives (tcp_check_req).
+            listener_fd = lfd
+            self.pending.append(
+                lambda: _safe(lambda: tcpsettle.accept_queue_length(listener_fd) > queued))
+        return Ok()
+
+    def accept(self, listener: str, server: str) -> Outcome:
+        self.bind(server, None)
+        new = libc.accept4(self.need_fd(listener), socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
+        try:
+            libc.setsockopt(new, socket.IPPROTO_TCP, socket.TCP_NODELAY, struct.pack("i", 1))
+        except OSError:
+            os.close(new)
+            raise
+        file = OpenFile("tcp")
+        fd = self.fds.install(new, file)
+        file.local, file.remote = _addresses(fd)
+        self.bind(server, fd)
+        return Ok()
+
+    def close_conditions(self, fd: int) -> list[tcpsettle.Condition]:
+        """What must become visible on the peers we hold once ``fd`` is closed."""
+        file = self.file_of(fd)
+        if file is None or not self.fds.is_last_reference(fd):
+            return []
+        watched: list[int] = []
+        if file.kind == "tcp" and file.remote is not None:
+            peer = self.held_peer(file)
+            if peer is not None and self.close_sends_segment(fd):
+                watched.append(peer)
+        elif file.kind == "tcp-listener":
+            # inet_csk_listen_stop resets every child still in the accept queue.
+            for cfd, cfile in self.fds.files.items():
+                if (cfile.kind == "tcp" and cfile.remote == file.local
+                        and self.held_peer(cfile) is None
+                        and _state(cfd) == tcpsettle.TCP_ESTABLISHED):
+                    watched.append(cfd)
+        conditions: list[tcpsettle.Condition] = []
+        for peer_fd in watched:
+            before = _state(peer_fd)
+            conditions.append(lambda p=peer_fd, s=before: _state(p) != s)  # type: ignore[misc]
+        return conditions
+
+    def held_peer(self, file: OpenFile) -> int | None:
+        for fd, other in self.fds.files.items():
+            if other.kind == "tcp" and other.local == file.remote and other.remote == file.local:
+                return fd
+        return None
+
+    def close_sends_segment(self, fd: int) -> bool:
+        """Whether closing the last reference sends a RST or FIN (net/ipv4/tcp.c:__tcp_close)."""
+        try:
+            info = tcpsettle.tcp_info(fd)
+            unread = tcpsettle.unread_bytes(fd)
+            onoff, linger = struct.unpack(
+                "ii", libc.getsockopt(fd, socket.SOL_SOCKET, socket.SO_LINGER, 8))
+        except OSError:
+            return False
+        if unread > 0 or (onoff and linger == 0):
+            return True  # a reset
+        return info.state in (tcpsettle.TCP_ESTABLISHED, tcpsettle.TCP_CLOSE_WAIT,
+                              tcpsettle.TCP_SYN_RECV) and info.notsent == 0
+
+    # -- data ------------------------------------------------------------
+
+    def write(self, fd: int, n: int) -> int:
+        data = memoryview(_ZEROS)[:n] if n <= CHUNK else memoryview(bytes(n))
+        return os.write(fd, data)
+
+    def is_tcp(self, fd: int) -> bool:
+        file = self.file_of(fd)
+        return file is not None and file.kind == "tcp"
+
+    def fill(self, fd: int) -> int:
+        """Write CHUNK bytes until EAGAIN; on TCP, let it settle and go on until stuck."""
+        total = 0
+        for _ in range(TCP_ROUNDS):
+            progressed = False
+            while total < FILL_LIMIT:
+                try:
+                    sent = os.write(fd, _ZEROS)
+                except BlockingIOError:
+                    break
+                except OSError:
+                    if total == 0:
+                        raise
+                    return total
+                total += sent
+                progressed = True
+            if not progressed or not self.is_tcp(fd) or total >= FILL_LIMIT:
+                break
+            self.settle()
+        return total
+
+    def drain(self, fd: int) -> int:
+        """Read CHUNK bytes until EAGAIN or end of file; on TCP, settle and go on."""
+        total = 0
+        for _ in range(TCP_ROUNDS):
+            progressed = False
+            while total < FILL_LIMIT:
+                try:
+                    got = len(os.read(fd, CHUNK))
+                except BlockingIOError:
+                    break
+                except OSError:
+                    if total == 0:
+                        raise
+                    return total
+                if got == 0 and not self.is_datagram(fd):
+                    return total
+                total += got
+                progressed = True
+            if not progressed or not self.is_tcp(fd) or total >= FILL_LIMIT:
+                break
+            self.settle()
+        return total
+
+    def is_datagram(self, fd: int) -> bool:
+        file = self.file_of(fd)
+        return file is not None and file.kind in ("unix-dgram", "udp")
+
+    def set_option(self, fd: int, option: str, value: int) -> None:
+        if option == "pipesize":
+            fcntl.fcntl(fd, F_SETPIPE_SZ, value)
+        elif option == "linger":
+            onoff = 0 if value < 0 else 1
+            libc.setsockopt(fd, socket.SOL_SOCKET, socket.SO_LINGER,
+                            struct.pack("ii", onoff, max(value, 0)))
+        else:
+            level, name = _SOCKOPT[option]
+            libc.setsockopt(fd, level, name, struct.pack("i", value))
+
+    # -- readiness -------------------------------------------------------
+
+    def ctl(self, e: str, op: str, x: str, mask: int) -> Outcome:
+        efd = self.fd(e)
+        xfd = self.fd(x)
+        with _epoll_view(efd) as ep:
+            if xfd < 0:
+                raise _ebadf()
+            if op == "add":
+                ep.register(xfd, mask)
+            elif op == "mod":
+                ep.modify(xfd, mask)
+            else:
+                ep.unregister(xfd)
+        efile = self.file_of(efd)
+        if efile is not None and op in ("add", "mod"):
+            self.interest_names[(efile.id, xfd)] = x
+        return Ok()
+
+    def wait_call(self, call: WaitingCall, watchdog: float) -> Outcome:
+        """Run one wait on the main thread: inf is bounded by the watchdog (then HUNG)."""
+        seconds = watchdog if math.isinf(call.timeout) else call.timeout
+        prepared = self.prepare(call)
+        try:
+            outcome = prepared.once(seconds)
+        finally:
+            prepared.release()
+        if outcome is None:
+            return Hung() if math.isinf(call.timeout) else prepared.empty
+        return outcome
+
+    def prepare(self, call: WaitingCall) -> _Prepared:
+        if isinstance(call, Wait):
+            return _PreparedWait(self, call)
+        if isinstance(call, Poll):
+            return _PreparedPoll(self, call)
+        return _PreparedSelect(self, call)
+
+    def spawn(self, t: str, call: WaitingCall) -> Outcome:
+        try:
+            prepared = self.prepare(call)
+        except OSError as exc:
+            failed: Outcome = errno_name(exc)
+            prepared = _Failed(failed)
+        waiter = Waiter(t, prepared.once, call.timeout, prepared.empty, prepared.release)
+        self.waiters[t] = waiter
+        waiter.start()
+        state = waiter.wait_asleep(max(SETTLE_BOUND, self.options.watchdog))
+        if not state.asleep and not waiter.finished:
+            self.notes.append(f"waiter {t} not seen asleep (wchan={state.wchan or '?'})")
+        return Ok()
+
+
+class _Prepared:
+    """One wait, ready to run for a given number of seconds (maybe many times)."""
+
+    empty: Outcome = Ready(())
+
+    def once(self, seconds: float) -> Outcome | None:
+        """Outcome of one bounded wait, or None if it timed out with nothing."""
+        raise NotImplementedError
+
+    def release(self) -> None:
+        pass
+
+
+class _Failed(_Prepared):
+    def __init__(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+
+    def once(self, seconds: float) -> Outcome | None:
+        return self.outcome
+
+
+class _PreparedWait(_Prepared):
+    def __init__(self, run: _Run, call: Wait) -> None:
+        self.run = run
+        efd = run.fd(call.e)
+        if efd < 0:
+            raise _ebadf()
+        # A private dup: like the kernel's own reference during epoll_wait, it
+        # keeps the epoll file alive if the scenario closes E meanwhile.
+        self.ep = select.epoll.fromfd(os.dup(efd))
+        efile = run.file_of(efd)
+        self.efile_id = efile.id if efile is not None else -1
+        self.maxevents = call.max if call.max is not None else DEFAULT_MAXEVENTS
+
+    def once(self, seconds: float) -> Outcome | None:
+        try:
+            events = self.ep.poll(seconds, self.maxevents)
+        except OSError as exc:
+            return errno_name(exc)
+        if not events:
+            return None
+        names = self.run.interest_names
+        return Ready.of([(names.get((self.efile_id, fd), f"fd_{fd}"), Mask(ev))
+                         for fd, ev in events])
+
+    def release(self) -> None:
+        self.ep.close()
+
+
+class _PreparedPoll(_Prepared):
+    def __init__(self, run: _Run, call: Poll) -> None:
+        self.items = [(name, run.fd(name), Mask(int(mask) & 0xFFFF)) for name, mask in call.items]
+        wanted: dict[int, int] = {}
+        for _, fd, mask in self.items:
+            if fd >= 0:
+                wanted[fd] = int(wanted.get(fd, 0)) | int(mask)
+        # select.poll keeps one entry per number; two entries for one number
+        # are served by asking for the union and giving each entry its share
+        # (fs/select.c:do_pollfd filters by the entry's events | ERR | HUP).
+        self.poller = select.poll()
+        for fd, bits in wanted.items():
+            self.poller.register(fd, bits)
+
+    def once(self, seconds: float) -> Outcome | None:
+        try:
+            got = dict(self.poller.poll(seconds * 1000))
+        except OSError as exc:
+            return errno_name(exc)
+        if not got:
+            return None
+        entries = []
+        for name, fd, mask in self.items:
+            revents = got.get(fd, 0) & int(mask | _POLL_ALWAYS)
+            if revents:
+                entries.append((name, Mask(revents)))
+        return Ready.of(entries)
+
+
+class _PreparedSelect(_Prepared):
+    empty: Outcome = Selected()
+
+    def __init__(self, run: _Run, call: Select) -> None:
+        self.sets = [[(name, run.fd(name)) for name in names] for names in (call.r, call.w,
+                                                                            call.x)]
+        if any(fd < 0 for group in self.sets for _, fd in group):
+            raise _ebadf()
+
+    def once(self, seconds: float) -> Outcome | None:
+        r, w, x = ([fd for _, fd in group] for group in self.sets)
+        try:
+            got = select.select(r, w, x, seconds)
+        except OSError as exc:
+            return errno_name(exc)
+        if not any(got):
+            return None
+        ready = [{fd for fd in found} for found in got]
+        names = [[name for name, fd in group if fd in hit] for group, hit in zip(self.sets, ready,
+                                                                                  strict=True)]
+        return Selected.of(names[0], names[1], names[2])
+
+
+def _addresses(fd: int) -> tuple[tuple[str, int], tuple[str, int]]:
+    view = socket.socket(fileno=fd)
+    try:
+        return view.getsockname(), view.getpeername()
+    finally:
+        view.detach()
+
+
+def _state(fd: int) -> int:
+    try:
+        return tcpsettle.tcp_info(fd).state
+    except OSError:
+        return -1
+
+
+def _safe(check: Callable[[], bool]) -> bool:
+    try:
+        return check()
+    except OSError:
+        return True
+
+
+def python_info() -> str:
+    return sys.version.split()[0]
