@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from muxsim.lang.errors import ScenarioError
 from muxsim.lang.masks import Mask, MaskSyntaxError, parse_mask
-from muxsim.lang.outcomes import Outcome, OutcomeSyntaxError, parse_outcome
+from muxsim.lang.outcomes import Outcome, OutcomeSyntaxError, Ready, Selected, parse_outcome
 from muxsim.lang.syntax import (
     OPTION_NAMES,
     Accept,
@@ -105,6 +105,7 @@ class SourceLine:
     expect_col: int
     comment: str | None
     code_end: int  # index just past the statement's own text (before '=>' or '#')
+    arrow_col: int  # 1-based column of '=>', 0 if there is none
 
 
 def split_line(text: str) -> SourceLine:
@@ -123,7 +124,7 @@ def split_line(text: str) -> SourceLine:
         expect_col = arrow + 3 + (len(rest) - len(rest.lstrip()))
     words = tuple(Word(m.group(0), m.start() + 1) for m in re.finditer(r"\S+", body))
     code_end = len(body.rstrip())
-    return SourceLine(words, expect_text, expect_col, comment, code_end)
+    return SourceLine(words, expect_text, expect_col, comment, code_end, arrow + 1)
 
 
 class _Line:
@@ -174,6 +175,7 @@ class Parser:
         self.path = path
         self.names = _Names()
         self.check_names = True
+        self.last_joined: WaitingCall | None = None
 
     # -- words -----------------------------------------------------------
 
@@ -357,6 +359,8 @@ class Parser:
                         if word.text in self.names.joined else
                         "spawn T wait|poll|select ... first")
                 raise line.error(word, f"no running waiter {word.text!r}", hint)
+            if self.check_names:
+                self.last_joined = self.names.waiters[word.text]
             del self.names.waiters[word.text]
             self.names.joined.add(word.text)
             action = Join(Name(word.text))
@@ -424,12 +428,18 @@ class Parser:
             sets[key] = tuple(names)
         return Select(sets["r"], sets["w"], sets["x"], self.timeout(line, found))
 
-    def expectation(self, line: _Line, text: str, col: int) -> Outcome:
+    def expectation(self, line: _Line, text: str, col: int, action: Action) -> Outcome:
         try:
-            return parse_outcome(text)
+            outcome = parse_outcome(text)
         except OutcomeSyntaxError as exc:
             raise ScenarioError(self.path, line.lineno, col + exc.offset, str(exc),
                                 exc.hint) from None
+        # '-' is every empty result; give it the type the statement produces.
+        selects = isinstance(action, Select) or (
+            isinstance(action, Join) and isinstance(self.last_joined, Select))
+        if selects and outcome == Ready(()):
+            return Selected()
+        return outcome
 
 
 def _socket_kind(text: str) -> SocketKind:
@@ -472,8 +482,7 @@ def parse(text: str, path: str = "<memory>") -> Scenario:
         parts = split_line(raw)
         if not parts.words:
             if parts.expect_text is not None:
-                raise ScenarioError(path, lineno, parts.expect_col - 2 if parts.expect_col > 2
-                                    else 1, "'=>' without a statement",
+                raise ScenarioError(path, lineno, parts.arrow_col, "'=>' without a statement",
                                     "write the statement first: send a 1 => 1")
             if in_header and parts.comment is not None:
                 claim.append(parts.comment[1:].strip())
@@ -485,7 +494,7 @@ def parse(text: str, path: str = "<memory>") -> Scenario:
         action = parser.action(line)
         expect = None
         if parts.expect_text is not None:
-            expect = parser.expectation(line, parts.expect_text, parts.expect_col)
+            expect = parser.expectation(line, parts.expect_text, parts.expect_col, action)
             if isinstance(action, Spawn) and str(expect) != "ok":
                 raise ScenarioError(path, lineno, parts.expect_col,
                                     "a spawn's own outcome is ok",
@@ -523,7 +532,8 @@ def parse_statement(text: str) -> Statement:
     action = parser.action(line)
     expect = None
     if scenario_line.expect_text is not None:
-        expect = parser.expectation(line, scenario_line.expect_text, scenario_line.expect_col)
+        expect = parser.expectation(line, scenario_line.expect_text, scenario_line.expect_col,
+                                    action)
     return Statement(action, expect)
 
 
