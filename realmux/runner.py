@@ -36,8 +36,8 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from importlib import metadata
 
-import muxsim
 from muxsim.lang.errors import InvariantError, ScenarioError
 from muxsim.lang.masks import Mask
 from muxsim.lang.outcomes import Hung, Number, Ok, Outcome, Ready, Selected
@@ -103,6 +103,13 @@ def _ebadf() -> OSError:
     return OSError(errno.EBADF, os.strerror(errno.EBADF))
 
 
+def _version() -> str:
+    try:
+        return metadata.version("muxsim")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "unknown"
+
+
 def environment() -> dict[str, str]:
     """What a trace header says about where the run happened."""
     return {
@@ -110,7 +117,7 @@ def environment() -> dict[str, str]:
         "kernel": platform.release(),
         "machine": platform.machine(),
         "python": platform.python_version(),
-        "muxsim": muxsim.__version__,
+        "muxsim": _version(),
     }
 
 

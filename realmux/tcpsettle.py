@@ -16,7 +16,9 @@ include/uapi/linux/tcp.h:struct tcp_info), with a bound:
 * no socket is in a state that waits for its peer's answer (SYN_SENT,
   SYN_RECV, FIN_WAIT1, CLOSING, LAST_ACK);
 * nothing is in flight: ``tcpi_unacked`` is 0 (so the peer has the data,
-  and the sender's buffer space that the ACK frees is free again);
+  and the sender's buffer space that the ACK frees is free again), unless
+  the peer's window is shut (``tcpi_snd_wnd`` is 0): then a segment sent
+  before it shut may stay unacknowledged until the peer reads;
 * unsent data (``tcpi_notsent_bytes``) is stuck only because the peer's
   window cannot take a segment (net/ipv4/tcp_output.c:tcp_snd_wnd_test);
 * when the last reference to a connected socket was closed, or a listener
@@ -72,7 +74,15 @@ class TcpInfo:
 
     @property
     def quiet(self) -> bool:
-        if self.state in _WAITING_FOR_PEER or self.unacked:
+        if self.state in _WAITING_FOR_PEER:
+            return False
+        if self.snd_wnd == 0 and self.state == TCP_ESTABLISHED:
+            # The peer's window is shut: nothing moves until it reads. A segment
+            # sent before the window closed may stay unacked (dropped for want
+            # of room, retransmitted only once the window opens:
+            # net/ipv4/tcp_output.c:__tcp_retransmit_skb).
+            return True
+        if self.unacked:
             return False
         if self.notsent and self.snd_wnd is not None:
             # With Nagle off, the stack sends as soon as one segment fits.

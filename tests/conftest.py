@@ -1,0 +1,32 @@
+"""Shared fixtures: the catalogue, the real-kernel backend, Hypothesis profiles."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOGUE = ROOT / "models" / "conformance"
+
+settings.register_profile("ci", max_examples=100, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=50, deadline=None)
+settings.register_profile("nightly", max_examples=5000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def catalogue_files() -> list[Path]:
+    return sorted(CATALOGUE.glob("*.mux"))
+
+
+@pytest.fixture(scope="session")
+def real_kernel() -> object:
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the real-kernel backend needs Linux")
+    from realmux import RealKernel
+
+    return RealKernel()

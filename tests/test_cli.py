@@ -1,0 +1,167 @@
+"""The command line, through click's test runner (and once as a real process)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from muxsim.cli import main
+
+PASSING = """# Claim: a send makes the peer readable.
+# Source: net/unix/af_unix.c:unix_stream_sendmsg
+socketpair a b
+send a 3 => 3   # three bytes
+poll b:IN => b IN
+"""
+
+MISMATCH = "socketpair a b\nsend a 3 => 3\npoll b:IN => -\n"
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_run_passing_scenario_exits_0(tmp_path: Path) -> None:
+    path = write(tmp_path, "ok.mux", PASSING)
+    code, out, _ = invoke("run", str(path), "--on", "real")
+    assert code == 0
+    assert out.startswith(f"PASS {path}")
+    assert "1 passed, 0 failed" in out
+
+
+def test_run_mismatch_exits_1_and_says_where(tmp_path: Path) -> None:
+    path = write(tmp_path, "bad.mux", MISMATCH)
+    code, out, _ = invoke("run", str(path))
+    assert code == 1
+    assert "FAIL" in out
+    assert "line 3: poll b:IN" in out
+    assert "expected: -" in out
+    assert "got:      b IN" in out
+
+
+def test_parse_error_exits_2_without_traceback(tmp_path: Path) -> None:
+    path = write(tmp_path, "broken.mux", "socketpair a b\nsend a lots\n")
+    code, out, err = invoke("run", str(path))
+    assert code == 2
+    assert f"{path}:2:8: N must be a whole number of bytes" in err
+    assert "hint:" in err
+    assert "Traceback" not in err + out
+
+
+def test_every_parse_error_in_every_file_is_reported(tmp_path: Path) -> None:
+    write(tmp_path, "a.mux", "bogus\n")
+    write(tmp_path, "b.mux", "pipe r\n")
+    code, _, err = invoke("run", str(tmp_path))
+    assert code == 2
+    assert "a.mux:1:1" in err and "b.mux:1:7" in err
+
+
+def test_missing_path_is_a_usage_error(tmp_path: Path) -> None:
+    code, _, err = invoke("run", str(tmp_path / "nope.mux"))
+    assert code == 2
+    assert "no such file" in err
+
+
+def test_runtime_scenario_error_exits_2(tmp_path: Path) -> None:
+    path = write(tmp_path, "conn.mux", "socketpair a b\nconnect c a\n")
+    code, _, err = invoke("run", str(path))
+    assert code == 2
+    assert "conn.mux:2:1: 'a' is not a listener" in err
+
+
+def test_json_prints_one_record_per_statement(tmp_path: Path) -> None:
+    path = write(tmp_path, "ok.mux", PASSING)
+    code, out, _ = invoke("run", str(path), "--json")
+    assert code == 0
+    records = [json.loads(line) for line in out.splitlines()]
+    statements = [r for r in records if r["type"] == "statement"]
+    assert [r["line"] for r in statements] == [3, 4, 5]
+    assert statements[2] == statements[2] | {"statement": "poll b:IN", "expected": "b IN",
+                                             "outcome": "b IN", "matched": True}
+    assert records[-1]["type"] == "scenario" and records[-1]["passed"] is True
+
+
+def test_trace_writes_header_then_statements(tmp_path: Path) -> None:
+    path = write(tmp_path, "ok.mux", PASSING)
+    traces = tmp_path / "traces"
+    code, _, _ = invoke("run", str(path), "--trace", str(traces))
+    assert code == 0
+    (trace,) = traces.glob("*.jsonl")
+    records = [json.loads(line) for line in trace.read_text().splitlines()]
+    header = records[0]
+    assert header["type"] == "header"
+    assert header["environment"]["kernel"]
+    assert {"python", "muxsim", "backend"} <= set(header["environment"])
+    assert header["claim"].startswith("Claim:")
+    assert [r["type"] for r in records[1:]] == ["statement"] * 3 + ["scenario"]
+
+
+def test_record_fills_outcomes_and_keeps_comments(tmp_path: Path) -> None:
+    path = write(tmp_path, "new.mux", "# Claim: x\n# Source: y\nsocketpair a b\n\n"
+                                      "send a 3   # three\npoll b:IN => -\n"
+                                      "spawn t poll b:IN\njoin t\n")
+    code, out, _ = invoke("record", str(path))
+    assert code == 0, out
+    assert "1 differed" in out
+    assert path.read_text() == ("# Claim: x\n# Source: y\nsocketpair a b => ok\n\n"
+                                "send a 3 => 3  # three\npoll b:IN => b IN\n"
+                                "spawn t poll b:IN\njoin t => b IN\n")
+    code, _, _ = invoke("run", str(path))
+    assert code == 0
+
+
+def test_record_to_another_file_leaves_the_source(tmp_path: Path) -> None:
+    path = write(tmp_path, "src.mux", "pipe r w\nsend w 1\n")
+    out = tmp_path / "out.mux"
+    code, _, _ = invoke("record", str(path), "-o", str(out))
+    assert code == 0
+    assert path.read_text() == "pipe r w\nsend w 1\n"
+    assert out.read_text() == "pipe r w => ok\nsend w 1 => 1\n"
+
+
+def test_record_of_a_broken_file_changes_nothing(tmp_path: Path) -> None:
+    path = write(tmp_path, "broken.mux", "pipe r w\nsend w x\n")
+    code, _, err = invoke("record", str(path))
+    assert code == 2
+    assert path.read_text() == "pipe r w\nsend w x\n"
+    assert "broken.mux:2:8" in err
+
+
+def test_help_explains_each_command() -> None:
+    code, out, _ = invoke("--help")
+    assert code == 0 and "run" in out and "record" in out and "report" in out
+    code, out, _ = invoke("run", "--help")
+    assert code == 0 and "--json" in out and "--trace" in out and "Exit code" in out
+
+
+def test_report_writes_summary_and_results(tmp_path: Path) -> None:
+    cat = tmp_path / "cat"
+    cat.mkdir()
+    write(cat, "one.mux", PASSING)
+    code, out, _ = invoke("report", "--out", str(tmp_path / "rep"), "--catalogue", str(cat))
+    assert code == 0, out
+    assert "1 of 1 scenarios pass" in out
+    results = json.loads((tmp_path / "rep" / "results.json").read_text())
+    assert results["totals"] == {"scenarios": 1, "passed": 1, "failed": 0}
+    assert "a send makes the peer readable" in (tmp_path / "rep" / "summary.md").read_text()
+
+
+@pytest.mark.real_kernel
+def test_python_dash_m_works_the_same(tmp_path: Path) -> None:
+    path = write(tmp_path, "bad.mux", MISMATCH)
+    proc = subprocess.run([sys.executable, "-m", "muxsim", "run", str(path)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 1
+    assert "expected: -" in proc.stdout
