@@ -23,6 +23,13 @@ _libc.setsockopt.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_
                              ctypes.c_uint32]
 _libc.shutdown.argtypes = [ctypes.c_int, ctypes.c_int]
 _libc.accept4.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
+_libc.send.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+_libc.send.restype = ctypes.c_ssize_t
+_libc.recv.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+_libc.recv.restype = ctypes.c_ssize_t
+
+MSG_NOSIGNAL = 0x4000
+_recv_buffer = ctypes.create_string_buffer(1 << 16)
 
 
 def _fail() -> OSError:
@@ -58,3 +65,20 @@ def accept4(fd: int, flags: int) -> int:
     if new < 0:
         raise _fail()
     return new
+
+
+def send(fd: int, length: int, zeros: bytes) -> int:
+    """``send(fd, zeros[:length], length, MSG_NOSIGNAL)``: EPIPE, never SIGPIPE."""
+    sent = int(_libc.send(fd, zeros, length, MSG_NOSIGNAL))
+    if sent < 0:
+        raise _fail()
+    return sent
+
+
+def recv(fd: int, length: int) -> int:
+    """``recv(fd, buf, length, 0)``; returns the number of bytes received."""
+    buf = _recv_buffer if length <= len(_recv_buffer) else ctypes.create_string_buffer(length)
+    got = int(_libc.recv(fd, buf, length, 0))
+    if got < 0:
+        raise _fail()
+    return got

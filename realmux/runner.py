@@ -75,7 +75,7 @@ from muxsim.lang.syntax import (
 )
 from realmux import libc, tcpsettle
 from realmux.errnames import errno_name
-from realmux.fdspace import FdSpace, FileKind, OpenFile
+from realmux.fdspace import RANGE_HIGH, FdSpace, FileKind, OpenFile
 from realmux.waiters import Waiter
 
 CHUNK = 65536
@@ -144,9 +144,7 @@ class RealKernel:
 @contextmanager
 def _epoll_view(fd: int) -> Iterator[select.epoll]:
     """A short-lived ``select.epoll`` on a private dup of ``fd`` (EBADF if closed)."""
-    if fd < 0:
-        raise _ebadf()
-    ep = select.epoll.fromfd(os.dup(fd))
+    ep = select.epoll.fromfd(_private_dup(fd))
     try:
         yield ep
     finally:
@@ -280,7 +278,7 @@ class _Run:
             case Send(x, n):
                 return Number(self.write(self.need_fd(x), n))
             case Recv(x, n):
-                return Number(len(os.read(self.need_fd(x), n)))
+                return Number(self.read(self.need_fd(x), n))
             case Fill(x):
                 return Number(self.fill(self.need_fd(x)))
             case Drain(x):
@@ -434,9 +432,22 @@ class _Run:
 
     # -- data ------------------------------------------------------------
 
+    def is_socket(self, fd: int) -> bool:
+        file = self.file_of(fd)
+        return file is not None and not file.kind.startswith(("pipe", "epoll"))
+
     def write(self, fd: int, n: int) -> int:
-        data = memoryview(_ZEROS)[:n] if n <= CHUNK else memoryview(bytes(n))
-        return os.write(fd, data)
+        """send(2) on a socket (MSG_NOSIGNAL), write(2) on anything else."""
+        data = _ZEROS if n <= CHUNK else bytes(n)
+        if self.is_socket(fd):
+            return libc.send(fd, n, data)
+        return os.write(fd, memoryview(data)[:n])
+
+    def read(self, fd: int, n: int) -> int:
+        """recv(2) on a socket, read(2) on anything else (they differ for n == 0)."""
+        if self.is_socket(fd):
+            return libc.recv(fd, n)
+        return len(os.read(fd, n))
 
     def is_tcp(self, fd: int) -> bool:
         file = self.file_of(fd)
@@ -449,7 +460,7 @@ class _Run:
             progressed = False
             while total < FILL_LIMIT:
                 try:
-                    sent = os.write(fd, _ZEROS)
+                    sent = self.write(fd, CHUNK)
                 except BlockingIOError:
                     break
                 except OSError:
@@ -470,7 +481,7 @@ class _Run:
             progressed = False
             while total < FILL_LIMIT:
                 try:
-                    got = len(os.read(fd, CHUNK))
+                    got = self.read(fd, CHUNK)
                 except BlockingIOError:
                     break
                 except OSError:
@@ -583,7 +594,7 @@ class _PreparedWait(_Prepared):
             raise _ebadf()
         # A private dup: like the kernel's own reference during epoll_wait, it
         # keeps the epoll file alive if the scenario closes E meanwhile.
-        self.ep = select.epoll.fromfd(os.dup(efd))
+        self.ep = select.epoll.fromfd(_private_dup(efd))
         efile = run.file_of(efd)
         self.efile_id = efile.id if efile is not None else -1
         self.maxevents = call.max if call.max is not None else DEFAULT_MAXEVENTS
@@ -653,6 +664,13 @@ class _PreparedSelect(_Prepared):
         names = [[name for name, fd in group if fd in hit] for group, hit in zip(self.sets, ready,
                                                                                   strict=True)]
         return Selected.of(names[0], names[1], names[2])
+
+
+def _private_dup(fd: int) -> int:
+    """A dup of ``fd`` above every scenario range, so it never takes a scenario's number."""
+    if fd < 0:
+        raise _ebadf()
+    return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, RANGE_HIGH)
 
 
 def _addresses(fd: int) -> tuple[tuple[str, int], tuple[str, int]]:
