@@ -165,3 +165,18 @@ def test_python_dash_m_works_the_same(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 1
     assert "expected: -" in proc.stdout
+
+
+def test_trace_records_follow_the_published_schema(tmp_path: Path) -> None:
+    import jsonschema
+
+    schema = json.loads((Path(__file__).parent.parent / "docs" / "trace.schema.json")
+                        .read_text())
+    path = write(tmp_path, "ok.mux", PASSING + "spawn t poll a:IN timeout=inf\nsend b 1\njoin t\n")
+    code, _, _ = invoke("run", str(path), "--trace", str(tmp_path / "t"))
+    assert code == 0
+    (trace,) = (tmp_path / "t").glob("*.jsonl")
+    for line in trace.read_text().splitlines():
+        jsonschema.validate(json.loads(line), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"type": "statement", "line": -1}, schema)
