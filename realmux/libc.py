@@ -28,7 +28,17 @@ _libc.send.restype = ctypes.c_ssize_t
 _libc.recv.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 _libc.recv.restype = ctypes.c_ssize_t
 
+_libc.epoll_ctl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
+
 MSG_NOSIGNAL = 0x4000
+EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD = 1, 2, 3
+
+
+class EpollEvent(ctypes.Structure):
+    """``struct epoll_event``: packed on x86_64 (include/uapi/linux/eventpoll.h)."""
+
+    _pack_ = 1 if os.uname().machine == "x86_64" else 0
+    _fields_ = (("events", ctypes.c_uint32), ("data", ctypes.c_uint64))
 _recv_buffer = ctypes.create_string_buffer(1 << 16)
 
 
@@ -82,3 +92,16 @@ def recv(fd: int, length: int) -> int:
     if got < 0:
         raise _fail()
     return got
+
+
+def epoll_ctl(epfd: int, op: int, fd: int, events: int, data: int) -> None:
+    """``epoll_ctl`` with our own ``data``: ``select.epoll`` can only store the fd.
+
+    Two interests on one number (a stale one for a closed file, and one for
+    the file that reused the number) must report different data, so the
+    runner stores a registration token; ``select.epoll.poll`` hands the low
+    32 bits of ``data`` back as its "fd", which is the token.
+    """
+    event = EpollEvent(events & 0xFFFFFFFF, data)
+    if _libc.epoll_ctl(epfd, op, fd, ctypes.byref(event)) != 0:
+        raise _fail()

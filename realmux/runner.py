@@ -75,7 +75,7 @@ from muxsim.lang.syntax import (
 )
 from realmux import libc, tcpsettle
 from realmux.errnames import errno_name
-from realmux.fdspace import RANGE_HIGH, FdSpace, FileKind, OpenFile
+from realmux.fdspace import RANGE_HIGH, RANGE_LOW, FdSpace, FileKind, OpenFile
 from realmux.waiters import Waiter
 
 CHUNK = 65536
@@ -160,8 +160,8 @@ class _Run:
         self.fds = FdSpace()
         self.names: dict[str, int | None] = {}
         self.listen_addr: dict[str, tuple[str, int]] = {}
-        # (epoll open file id, registered fd number) -> the name used at ctl add/mod.
-        self.interest_names: dict[tuple[int, int], str] = {}
+        # epoll data token -> the name used at the ctl add/mod that stored it.
+        self.interest_names: dict[int, str] = {}
         self.waiters: dict[str, Waiter] = {}
         self.pending: list[tcpsettle.Condition] = []
         self.notes: list[str] = []
@@ -210,6 +210,7 @@ class _Run:
         except OSError as exc:
             outcome = errno_name(exc)
         self.settle()
+        self.quiesce_waiters()
         return StatementResult(statement, outcome, time.monotonic() - began,
                                tuple(self.notes))
 
@@ -220,6 +221,20 @@ class _Run:
         if not tcpsettle.settle(connected, self.pending, SETTLE_BOUND):
             self.notes.append(f"tcp did not settle within {SETTLE_BOUND}s")
         self.pending = []
+
+    def quiesce_waiters(self) -> None:
+        """Let every waiter a statement woke run until it sleeps again or finishes.
+
+        The model does the same (it runs every process woken at the current
+        instant before the next statement), so a woken waiter's harvest never
+        races the statements that follow.
+        """
+        for waiter in self.waiters.values():
+            if not waiter.finished:
+                state = waiter.wait_asleep(SETTLE_BOUND)
+                if not state.asleep and not waiter.finished:
+                    self.notes.append(f"waiter {waiter.name} not seen asleep "
+                                      f"(wchan={state.wchan or '?'})")
 
     def dispatch(self, action: Action, statement: Statement) -> Outcome:
         match action:
@@ -517,18 +532,13 @@ class _Run:
     def ctl(self, e: str, op: str, x: str, mask: int) -> Outcome:
         efd = self.fd(e)
         xfd = self.fd(x)
-        with _epoll_view(efd) as ep:
-            if xfd < 0:
-                raise _ebadf()
-            if op == "add":
-                ep.register(xfd, mask)
-            elif op == "mod":
-                ep.modify(xfd, mask)
-            else:
-                ep.unregister(xfd)
-        efile = self.file_of(efd)
-        if efile is not None and op in ("add", "mod"):
-            self.interest_names[(efile.id, xfd)] = x
+        if efd < 0 or xfd < 0:
+            raise _ebadf()
+        token = len(self.interest_names) + 1
+        code = {"add": libc.EPOLL_CTL_ADD, "mod": libc.EPOLL_CTL_MOD, "del": libc.EPOLL_CTL_DEL}
+        libc.epoll_ctl(efd, code[op], xfd, mask, token)
+        if op in ("add", "mod"):
+            self.interest_names[token] = x
         return Ok()
 
     def wait_call(self, call: WaitingCall, watchdog: float) -> Outcome:
@@ -556,7 +566,9 @@ class _Run:
         except OSError as exc:
             failed: Outcome = errno_name(exc)
             prepared = _Failed(failed)
-        waiter = Waiter(t, prepared.once, call.timeout, prepared.empty, prepared.release)
+        interrupt = prepared.enable_interrupt() if not isinstance(call, Wait) else None
+        waiter = Waiter(t, prepared.once, call.timeout, prepared.empty, prepared.release,
+                        interrupt)
         self.waiters[t] = waiter
         waiter.start()
         state = waiter.wait_asleep(max(SETTLE_BOUND, self.options.watchdog))
@@ -569,18 +581,35 @@ class _Prepared:
     """One wait, ready to run for a given number of seconds (maybe many times)."""
 
     empty: Outcome = Ready(())
+    cancel_fd = -1
 
     def once(self, seconds: float) -> Outcome | None:
-        """Outcome of one bounded wait, or None if it timed out with nothing."""
+        """Outcome of one wait (inf: until an event), or None if it timed out with nothing."""
         raise NotImplementedError
 
+    def enable_interrupt(self) -> Callable[[], None] | None:
+        """Add a private eventfd to the call; returns what interrupts it (None: can't)."""
+        fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        if fd >= RANGE_LOW:
+            # select() needs a number below FD_SETSIZE, and the numbers from
+            # RANGE_LOW up belong to scenario ranges: fall back to slices.
+            os.close(fd)
+            return None
+        self.cancel_fd = fd
+        return lambda: os.eventfd_write(fd, 1)
+
     def release(self) -> None:
-        pass
+        if self.cancel_fd >= 0:
+            os.close(self.cancel_fd)
+            self.cancel_fd = -1
 
 
 class _Failed(_Prepared):
     def __init__(self, outcome: Outcome) -> None:
         self.outcome = outcome
+
+    def enable_interrupt(self) -> Callable[[], None] | None:
+        return lambda: None
 
     def once(self, seconds: float) -> Outcome | None:
         return self.outcome
@@ -595,8 +624,6 @@ class _PreparedWait(_Prepared):
         # A private dup: like the kernel's own reference during epoll_wait, it
         # keeps the epoll file alive if the scenario closes E meanwhile.
         self.ep = select.epoll.fromfd(_private_dup(efd))
-        efile = run.file_of(efd)
-        self.efile_id = efile.id if efile is not None else -1
         self.maxevents = call.max if call.max is not None else DEFAULT_MAXEVENTS
 
     def once(self, seconds: float) -> Outcome | None:
@@ -607,8 +634,8 @@ class _PreparedWait(_Prepared):
         if not events:
             return None
         names = self.run.interest_names
-        return Ready.of([(names.get((self.efile_id, fd), f"fd_{fd}"), Mask(ev))
-                         for fd, ev in events])
+        return Ready.of([(names.get(token, f"unknown_{token}"), Mask(ev))
+                         for token, ev in events])
 
     def release(self) -> None:
         self.ep.close()
@@ -628,11 +655,18 @@ class _PreparedPoll(_Prepared):
         for fd, bits in wanted.items():
             self.poller.register(fd, bits)
 
+    def enable_interrupt(self) -> Callable[[], None] | None:
+        interrupt = super().enable_interrupt()
+        if interrupt is not None:
+            self.poller.register(self.cancel_fd, select.POLLIN)
+        return interrupt
+
     def once(self, seconds: float) -> Outcome | None:
         try:
-            got = dict(self.poller.poll(seconds * 1000))
+            got = dict(self.poller.poll(None if math.isinf(seconds) else seconds * 1000))
         except OSError as exc:
             return errno_name(exc)
+        got.pop(self.cancel_fd, None)
         if not got:
             return None
         entries = []
@@ -654,13 +688,15 @@ class _PreparedSelect(_Prepared):
 
     def once(self, seconds: float) -> Outcome | None:
         r, w, x = ([fd for _, fd in group] for group in self.sets)
+        if self.cancel_fd >= 0:
+            r.append(self.cancel_fd)
         try:
-            got = select.select(r, w, x, seconds)
+            got = select.select(r, w, x, None if math.isinf(seconds) else seconds)
         except OSError as exc:
             return errno_name(exc)
-        if not any(got):
+        ready = [{fd for fd in found if fd != self.cancel_fd} for found in got]
+        if not any(ready):
             return None
-        ready = [{fd for fd in found} for found in got]
         names = [[name for name, fd in group if fd in hit] for group, hit in zip(self.sets, ready,
                                                                                   strict=True)]
         return Selected.of(names[0], names[1], names[2])

@@ -12,13 +12,22 @@ likely. Instead we read the thread's own entries in procfs:
 ``wchan`` is recorded too, for the trace. A thread waiting for the GIL
 sleeps in ``futex`` and does not count.
 
-Every wait is bounded. A waiter with ``timeout=inf`` sleeps in slices of
-:data:`SLICE` seconds and stops when cancelled: an epoll_wait, poll or
-select that timed out with nothing ready has no side effect, so a slice
-boundary changes nothing the scenario can observe, except for the instant
-between two slices when the thread is not on any wait queue (an
-EXCLUSIVE wakeup at that instant would pick another waiter; the window is
-a few microseconds every :data:`SLICE` seconds).
+Every wait is bounded, and a cancelled waiter must not have seen anything
+the real call would not have seen:
+
+* ``poll`` and ``select`` waiters make *one* call, with the scenario's
+  timeout, on the scenario's entries plus a private eventfd; cancelling
+  writes the eventfd. (Slicing them would be observable: a new call looks
+  the numbers up again, so a number closed, or closed and reused, while
+  the waiter sleeps would be seen by the next slice, and the kernel's one
+  call never looks again.)
+* ``epoll_wait`` waiters sleep in slices of :data:`SLICE` seconds on a
+  private duplicate of the epoll descriptor: an ``epoll_wait`` that times
+  out with nothing ready has no side effect, and the duplicate keeps the
+  same epoll file whatever happens to the scenario's number. The runner
+  lets no statement start while a waiter is between slices (it waits for
+  every waiter to be asleep after each statement), so no wakeup can fall
+  into the gap.
 """
 
 from __future__ import annotations
@@ -77,9 +86,11 @@ class Waiter:
     """
 
     def __init__(self, name: str, call: Callable[[float], Outcome | None], timeout: float,
-                 empty: Outcome, on_exit: Callable[[], None]) -> None:
+                 empty: Outcome, on_exit: Callable[[], None],
+                 interrupt: Callable[[], None] | None = None) -> None:
         self.name = name
         self._empty = empty
+        self._interrupt = interrupt  # None: the call is made in slices
         self.timeout = timeout
         self._call = call
         self._on_exit = on_exit
@@ -101,6 +112,12 @@ class Waiter:
         self.tid = threading.get_native_id()
         self._started.set()
         try:
+            if self._interrupt is not None:
+                outcome = self._call(self.timeout)
+                if self._cancel.is_set():
+                    outcome = Hung()
+                self.outcome = outcome if outcome is not None else self._empty
+                return
             deadline = self.began + self.timeout
             while True:
                 remaining = deadline - time.monotonic()
@@ -149,6 +166,8 @@ class Waiter:
         return self.outcome if self.outcome is not None else Hung()
 
     def cancel(self) -> None:
-        """Stop at the next slice boundary and wait for the thread to end."""
+        """Stop the waiting call (or let it stop at its next slice) and wait for the end."""
         self._cancel.set()
+        if self._interrupt is not None and not self._done.is_set():
+            self._interrupt()
         self._done.wait(SLICE * 5 + 1.0)

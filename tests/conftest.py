@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = ROOT / "models" / "conformance"
+INDEPENDENT = ROOT / "models" / "independent"
 
 settings.register_profile("ci", max_examples=100, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
@@ -21,6 +22,10 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 def catalogue_files() -> list[Path]:
     return sorted(CATALOGUE.glob("*.mux"))
+
+
+def independent_files() -> list[Path]:
+    return sorted(INDEPENDENT.glob("*.mux"))
 
 
 @pytest.fixture(scope="session")

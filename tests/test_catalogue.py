@@ -9,7 +9,7 @@ import pytest
 from muxsim.lang import parse_file
 from muxsim.lang.results import RunOptions
 from realmux import RealKernel
-from tests.conftest import catalogue_files
+from tests.conftest import catalogue_files, independent_files
 
 pytestmark = pytest.mark.real_kernel
 
@@ -26,7 +26,8 @@ def test_scenario_states_its_claim_and_source(path: Path) -> None:
     assert any(s.expect is not None for s in scenario.statements)
 
 
-@pytest.mark.parametrize("path", catalogue_files(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", catalogue_files() + independent_files(),
+                         ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_scenario_holds_on_the_real_kernel(path: Path, real_kernel: RealKernel) -> None:
     result = real_kernel.run(parse_file(str(path)), RunOptions())
     problems = [
