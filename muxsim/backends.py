@@ -24,8 +24,15 @@ def _real() -> Backend:
     return RealKernel()
 
 
+def _sim() -> Backend:
+    from muxsim.model import SimKernel
+
+    return SimKernel()
+
+
 BACKENDS: dict[str, BackendInfo] = {
     "real": BackendInfo("the Linux kernel this runs on", _real),
+    "sim": BackendInfo("the SimPy model of it", _sim),
 }
 
 

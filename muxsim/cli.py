@@ -23,6 +23,7 @@ import click
 
 from muxsim import __version__
 from muxsim.backends import BACKENDS, get_backend
+from muxsim.compare import Divergence, divergences
 from muxsim.files import write_atomic, write_jsonl_atomic
 from muxsim.lang.errors import InvariantError, ScenarioError
 from muxsim.lang.parser import parse_file
@@ -122,10 +123,19 @@ def _watchdog_option(f: Callable[..., Any]) -> Callable[..., Any]:
                         help="seconds a wait with timeout=inf may block before it is HUNG")(f)
 
 
+def _semantics_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--semantics", type=click.Choice(["linux", "textbook"]),
+                        default="linux", show_default=True,
+                        help="the model's policy: Linux's, or the textbook reading of "
+                             "edge triggering (an edge only on a not-ready to ready change)")(f)
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--on", "backend_name", type=click.Choice(sorted(BACKENDS)), default="real",
-              show_default=True, help=_BACKEND_HELP)
+@click.option("--on", "backend_name", type=click.Choice([*sorted(BACKENDS), "both"]),
+              default="real", show_default=True,
+              help=_BACKEND_HELP + "; both: run on the kernel and the model and report "
+                   "where they differ")
 @click.option("--json", "as_json", is_flag=True,
               help="print one JSON record per statement (and per scenario) instead of text")
 @click.option("--trace", "trace_dir", type=click.Path(file_okay=False), metavar="DIR",
@@ -133,9 +143,13 @@ def _watchdog_option(f: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
               help="run each scenario this many times (all must pass)")
 @_watchdog_option
+@_semantics_option
 @click.option("-v", "--verbose", is_flag=True, help="print every statement and its outcome")
+@click.option("--explain", is_flag=True,
+              help="print the model's causal chain behind each outcome (wakeups, callbacks, "
+                   "harvests)")
 def run(paths: tuple[str, ...], backend_name: str, as_json: bool, trace_dir: str | None,
-        repeat: int, watchdog: float, verbose: bool) -> None:
+        repeat: int, watchdog: float, semantics: str, verbose: bool, explain: bool) -> None:
     """Run scenarios (files or directories of .mux files) and check their expectations.
 
     Prints one line per scenario; for a mismatch, the line, the statement,
@@ -145,30 +159,76 @@ def run(paths: tuple[str, ...], backend_name: str, as_json: bool, trace_dir: str
 
     def body() -> int:
         scenarios = parse_all(find_scenarios(paths))
-        backend = get_backend(backend_name)
-        options = RunOptions(watchdog=watchdog)
+        names = ["real", "sim"] if backend_name == "both" else [backend_name]
+        backends = [get_backend(name) for name in names]
+        options = RunOptions(watchdog=watchdog, semantics=semantics)
         failed = 0
         total = 0
+        agreed = 0
         began = time.monotonic()
         for scenario in scenarios:
             for attempt in range(repeat):
-                result = backend.run(scenario, options)
+                results = [backend.run(scenario, options) for backend in backends]
                 total += 1
-                if not result.passed:
+                diverged = divergences(results[0], results[1]) if len(results) == 2 else []
+                if any(not r.passed for r in results) or diverged:
                     failed += 1
-                if as_json:
-                    _print_json(result)
-                else:
-                    _print_text(result, verbose, attempt, repeat)
-                if trace_dir is not None:
-                    _write_trace(trace_dir, result, attempt if repeat > 1 else None)
-        if not as_json:
+                if len(results) == 2 and not diverged:
+                    agreed += 1
+                for result in results:
+                    if as_json:
+                        _print_json(result)
+                    elif len(results) == 1:
+                        _print_text(result, verbose or explain, attempt, repeat, explain)
+                    if trace_dir is not None:
+                        _write_trace(trace_dir, result, attempt if repeat > 1 else None,
+                                     suffix="" if len(results) == 1 else f".{result.backend}")
+                if len(results) == 2:
+                    if as_json:
+                        _print_json_divergences(scenario.path, diverged)
+                    else:
+                        _print_both(results[0], results[1], diverged, verbose, explain)
+        if not as_json and backend_name == "both":
+            click.echo(f"{total} scenario runs on real and sim: {agreed} agree on every "
+                       f"statement, {total - agreed} differ")
+        if not as_json and backend_name != "both":
             elapsed = time.monotonic() - began
             click.echo(f"{total} scenario runs on {backend_name}: {total - failed} passed, "
                        f"{failed} failed ({elapsed:.2f}s)")
         return EXIT_MISMATCH if failed else EXIT_OK
 
     _guarded(body)
+
+
+def _print_both(real: ScenarioResult, sim: ScenarioResult, diverged: list[Divergence],
+                verbose: bool, explain: bool) -> None:
+    bad = [r for r in (real, sim) if not r.passed]
+    status = "DIFF" if diverged else ("FAIL" if bad else "SAME")
+    click.echo(f"{status} {real.scenario.path}  ({len(real.results)} statements, "
+               f"{len(diverged)} differ between real and sim)")
+    marked = {d.index for d in diverged}
+    for i, (a, b) in enumerate(zip(real.results, sim.results, strict=True)):
+        st = a.statement
+        if i in marked or verbose or a.matched is False or b.matched is False:
+            mark = "!! " if i in marked else "   "
+            click.echo(f"  {mark}line {st.where.line}: {format_action(st.action)}")
+            if st.expect is not None:
+                click.echo(f"        expected: {st.expect}")
+            click.echo(f"        real:     {a.outcome}")
+            click.echo(f"        sim:      {b.outcome}")
+            if i in marked or explain:
+                for step in b.explain:
+                    click.echo(f"          because {step}")
+
+
+def _print_json_divergences(path: str, diverged: list[Divergence]) -> None:
+    for d in diverged:
+        click.echo(json.dumps({
+            "type": "divergence", "scenario": path, "line": d.line,
+            "statement": format_action(d.left.statement.action),
+            "real": str(d.left.outcome), "sim": str(d.right.outcome),
+            "explain": list(d.right.explain),
+        }, sort_keys=True))
 
 
 def _print_json(result: ScenarioResult) -> None:
@@ -178,7 +238,8 @@ def _print_json(result: ScenarioResult) -> None:
     click.echo(json.dumps(scenario_record(result), sort_keys=True))
 
 
-def _print_text(result: ScenarioResult, verbose: bool, attempt: int, repeat: int) -> None:
+def _print_text(result: ScenarioResult, verbose: bool, attempt: int, repeat: int,
+                explain: bool = False) -> None:
     status = "PASS" if result.passed else "FAIL"
     expectations = sum(1 for r in result.results if r.matched is not None)
     run_no = f" [run {attempt + 1}/{repeat}]" if repeat > 1 else ""
@@ -197,6 +258,9 @@ def _print_text(result: ScenarioResult, verbose: bool, attempt: int, repeat: int
         if r.notes and (verbose or r.matched is False):
             for note in r.notes:
                 click.echo(f"        note: {note}")
+        if explain:
+            for step in r.explain:
+                click.echo(f"          because {step}")
 
 
 def _trace_name(path: str) -> str:
@@ -205,8 +269,9 @@ def _trace_name(path: str) -> str:
     return stem.replace(os.sep, "__").lstrip("._") + ".jsonl"
 
 
-def _write_trace(trace_dir: str, result: ScenarioResult, attempt: int | None) -> None:
-    name = _trace_name(result.scenario.path)
+def _write_trace(trace_dir: str, result: ScenarioResult, attempt: int | None,
+                 suffix: str = "") -> None:
+    name = _trace_name(result.scenario.path).replace(".jsonl", f"{suffix}.jsonl")
     if attempt is not None:
         name = name.replace(".jsonl", f".{attempt + 1}.jsonl")
     write_jsonl_atomic(os.path.join(trace_dir, name), trace_records(result))

@@ -2,6 +2,7 @@
 
 * ``muxsim.lang`` (the shared language) imports only the standard library
   and itself: never SimPy, never a backend, never the CLI.
+* ``muxsim.model`` imports the standard library, SimPy, itself and the language.
 * ``realmux`` imports the standard library, itself and ``muxsim.lang``:
   never the model (``muxsim.model``) nor any other part of ``muxsim``.
 """
@@ -53,3 +54,10 @@ def test_the_checker_catches_a_violation(tmp_path: Path) -> None:
     bad.write_text("import simpy\nfrom muxsim.model import kernel\nfrom . import x\n")
     assert imports_of(bad) == {"simpy", "muxsim.model"}
     assert not stdlib("simpy")
+
+
+@pytest.mark.parametrize("path", modules("muxsim/model"), ids=lambda p: p.name)
+def test_model_imports_only_the_language_simpy_and_itself(path: Path) -> None:
+    bad = {m for m in imports_of(path)
+           if not stdlib(m) and m != "simpy" and not m.startswith(("muxsim.lang", "muxsim.model"))}
+    assert not bad, f"{path.name} imports {sorted(bad)}"

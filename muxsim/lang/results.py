@@ -22,6 +22,8 @@ class StatementResult:
     outcome: Outcome
     elapsed: float = 0.0  # wall-clock seconds the statement took on this backend
     notes: tuple[str, ...] = ()
+    #: The causal chain behind the outcome (the model explains; the kernel does not).
+    explain: tuple[str, ...] = ()
 
     @property
     def matched(self) -> bool | None:
@@ -53,6 +55,7 @@ class RunOptions:
     """Knobs every backend understands."""
 
     watchdog: float = 1.0  # seconds a wait without end may take before it is HUNG
+    semantics: str = "linux"  # the model's policy: "linux" or "textbook"
 
 
 class Backend(Protocol):

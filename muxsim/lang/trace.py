@@ -41,6 +41,7 @@ def statement_record(result: StatementResult, scenario: str, backend: str) -> di
         "matched": result.matched,
         "elapsed": round(result.elapsed, 6),
         "notes": list(result.notes),
+        "explain": list(result.explain),
     }
 
 

@@ -1,0 +1,11 @@
+"""The model: a discrete-event simulation, on SimPy, of Linux's readiness machinery.
+
+Kernel objects are plain state machines named after their Linux
+counterparts (:mod:`waitqueue`, :mod:`vfs`, :mod:`eventpoll`, :mod:`pipe`,
+:mod:`unix`, :mod:`inet`); only blocked system calls are SimPy processes
+(:mod:`tasks`). :mod:`runner` executes scenarios on it.
+"""
+
+from muxsim.model.runner import SimKernel
+
+__all__ = ["SimKernel"]

@@ -1,0 +1,370 @@
+"""TCP (and unconnected UDP) over loopback, as net/ipv4/tcp*.c behave there.
+
+What the model keeps exact is what decides readiness:
+
+* ``tcp_poll``: a listener is readable while its accept queue holds a
+  connection (``inet_csk_listen_poll``); otherwise HUP when both directions
+  are shut or the socket is CLOSED, IN|RDNORM|RDHUP once the receive side
+  is shut (a FIN arrived), IN when at least ``SO_RCVLOWAT`` bytes wait, OUT
+  while ``__sk_stream_is_writeable`` (or once the send side is shut), ERR
+  while an error is pending. A never-connected socket is CLOSED: OUT|HUP.
+* The wakeups: arriving data calls ``sk_data_ready`` only when the
+  readable amount reaches the low-water mark (``tcp_data_ready``); freed
+  send space calls ``sk_write_space`` only if a writer found no space
+  before (``SOCK_NOSPACE``, ``tcp_check_space``); a FIN, the ACK of our
+  FIN, and ``tcp_done`` call ``sk_state_change`` (no key); a RST sets the
+  error by state (SYN_SENT: ECONNREFUSED, CLOSE_WAIT: EPIPE, otherwise
+  ECONNRESET), purges the send queue, closes, then reports the error
+  (``tcp_reset``, ``tcp_done_with_error``).
+* ``close`` with unread data, or with ``SO_LINGER`` 0, resets the
+  connection; otherwise it sends a FIN after the queued data
+  (``__tcp_close``). A closed socket that still receives data answers with
+  a RST (``tcp_rcv_state_process``, "TCPAbortOnData"). Closing a listener
+  resets the connections it had not handed out (``inet_csk_listen_stop``).
+* ``shutdown`` on an unconnected socket fails with ENOTCONN but still sets
+  the bits and wakes the queue (``inet_shutdown``: "Hack to wake up other
+  listeners").
+
+Loopback delivery is modelled as instantaneous, which is what realmux
+makes true by settling after every statement. XX: byte counts of TCP
+buffers (how much a ``fill`` queues, how the receive window grows) are a
+first approximation from the platform profile, not yet the kernel's skb
+accounting and window rules.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections import deque
+from typing import TYPE_CHECKING
+
+from muxsim.lang.masks import Mask
+from muxsim.model.sock import KEY_WRITABLE, RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK, Sock
+from muxsim.model.vfs import PollTable, oserror, poll_wait
+
+if TYPE_CHECKING:
+    from muxsim.model.kernel import Kernel
+
+TCP_ESTABLISHED = 1
+TCP_SYN_SENT = 2
+TCP_SYN_RECV = 3
+TCP_FIN_WAIT1 = 4
+TCP_FIN_WAIT2 = 5
+TCP_TIME_WAIT = 6
+TCP_CLOSE = 7
+TCP_CLOSE_WAIT = 8
+TCP_LAST_ACK = 9
+TCP_LISTEN = 10
+TCP_CLOSING = 11
+
+
+class TcpSock(Sock):
+    kind = "tcp"
+
+    def __init__(self, kernel: Kernel) -> None:
+        super().__init__(kernel)
+        profile = kernel.profile
+        self.state = TCP_CLOSE
+        self.peer: TcpSock | None = None
+        self.rcv_bytes = 0
+        self.done = False  # SOCK_DONE: a FIN arrived
+        self.notsent = 0  # queued, not yet sent (window closed)
+        self.fin_pending = False  # a FIN queued behind notsent data
+        self.nospace = False  # SOCK_NOSPACE
+        self.notsent_lowat = 0xFFFFFFFF
+        self.sndbuf = profile.tcp_wmem_default
+        self.rcvbuf = profile.tcp_rmem_default
+        self.accept_queue: deque[TcpSock] = deque()
+        self.port = 0
+
+    # -- buffers (approximate, see the module docstring) ---------------------
+
+    def wmem_queued(self) -> int:
+        return self.kernel.profile.tcp_wmem_for(self.notsent)
+
+    def memory_free(self) -> bool:
+        """``sk_stream_memory_free`` (wake = 0)."""
+        return self.wmem_queued() < self.sndbuf and self.notsent < self.notsent_lowat
+
+    def stream_writeable(self) -> bool:
+        """``__sk_stream_is_writeable(sk, 1)``."""
+        queued = self.wmem_queued()
+        if self.sndbuf - queued < queued >> 1 or queued >= self.sndbuf:
+            return False
+        return (self.notsent << 1) < self.notsent_lowat
+
+    def window_free(self) -> int:
+        """Room the receiver still advertises."""
+        return max(0, self.kernel.profile.tcp_window_for(self.rcvbuf) - self.rcv_bytes)
+
+    # -- poll ----------------------------------------------------------------
+
+    def poll(self, pt: PollTable | None) -> Mask:
+        """Linux: net/ipv4/tcp.c:tcp_poll."""
+        poll_wait(self, self.wq, pt)
+        state = self.state
+        if state == TCP_LISTEN:
+            return Mask.IN | Mask.RDNORM if self.accept_queue else Mask(0)
+        mask = Mask(0)
+        shutdown = self.sk_shutdown
+        if shutdown == SHUTDOWN_MASK or state == TCP_CLOSE:
+            mask |= Mask.HUP
+        if shutdown & RCV_SHUTDOWN:
+            mask |= Mask.IN | Mask.RDNORM | Mask.RDHUP
+        if state not in (TCP_SYN_SENT, TCP_SYN_RECV):
+            if self.rcv_bytes >= self.target(0x7FFFFFFF) and self.rcv_bytes > 0:
+                mask |= Mask.IN | Mask.RDNORM
+            if not (shutdown & SEND_SHUTDOWN):
+                if self.stream_writeable():
+                    mask |= Mask.OUT | Mask.WRNORM
+                else:
+                    self.nospace = True
+            else:
+                mask |= Mask.OUT | Mask.WRNORM
+        if self.sk_err:
+            mask |= Mask.ERR
+        return mask
+
+    def set_rcvlowat(self, value: int) -> None:
+        super().set_rcvlowat(value)
+        # tcp_set_rcvlowat: data already queued may now be enough.
+        if self.rcv_bytes >= self.target(0x7FFFFFFF) and self.rcv_bytes:
+            self.data_ready("setsockopt SO_RCVLOWAT")
+
+    def setsockopt(self, option: str, value: int) -> None:
+        if option == "notsent_lowat":
+            self.notsent_lowat = value & 0xFFFFFFFF
+            self.write_space("setsockopt TCP_NOTSENT_LOWAT")
+            return
+        super().setsockopt(option, value)
+
+    def write_space(self, why: str, held: int = 0) -> None:
+        """``sk_stream_write_space``."""
+        if self.stream_writeable() and not self.dead:
+            self.nospace = False
+            self.kernel.wake(self.wq, KEY_WRITABLE, f"{why}: write space on {self.label()}")
+
+    # -- the wire (instantaneous on loopback) ----------------------------------
+
+    def push(self, why: str) -> None:
+        """Send what the peer's window takes; deliver it; take the ACK."""
+        peer = self.peer
+        if peer is None or self.state == TCP_CLOSE:
+            return
+        if self.notsent:
+            if peer.state in (TCP_CLOSE, TCP_TIME_WAIT) or (peer.dead and peer.sk_shutdown &
+                                                            RCV_SHUTDOWN):
+                # Data for a socket that is closed: it answers with a RST.
+                peer.abort_on_data()
+                self.tcp_reset(f"{why}: RST from closed {peer.label()}")
+                return
+            moved = min(self.notsent, peer.window_free())
+            if moved:
+                self.notsent -= moved
+                peer.rcv_bytes += moved
+                if peer.rcv_bytes >= peer.target(0x7FFFFFFF):
+                    peer.data_ready(f"{why} ({moved} bytes arrive)")
+                if self.nospace:
+                    self.write_space(f"{why} (ACK frees space)")
+        if self.fin_pending and not self.notsent:
+            self.fin_pending = False
+            peer.tcp_fin(why)
+            self.fin_acked(why)
+
+    def abort_on_data(self) -> None:
+        if self.state != TCP_CLOSE:
+            self.state = TCP_CLOSE
+
+    def tcp_fin(self, why: str) -> None:
+        """Linux: net/ipv4/tcp_input.c:tcp_fin."""
+        self.sk_shutdown |= RCV_SHUTDOWN
+        self.done = True
+        if self.state == TCP_ESTABLISHED:
+            self.state = TCP_CLOSE_WAIT
+        elif self.state == TCP_FIN_WAIT1:
+            self.state = TCP_CLOSING
+        elif self.state == TCP_FIN_WAIT2:
+            self.state = TCP_CLOSE  # tcp_time_wait, then tcp_done for the socket
+            self.sk_shutdown = SHUTDOWN_MASK
+        self.state_change(f"{why}: FIN reaches {self.label()}")
+
+    def fin_acked(self, why: str) -> None:
+        """The ACK of our FIN (tcp_rcv_state_process)."""
+        if self.state == TCP_FIN_WAIT1:
+            self.state = TCP_FIN_WAIT2
+            self.sk_shutdown |= SEND_SHUTDOWN
+            self.state_change(f"{why}: FIN of {self.label()} acknowledged")
+        elif self.state == TCP_CLOSING or self.state == TCP_LAST_ACK:
+            self.state = TCP_CLOSE
+            self.sk_shutdown = SHUTDOWN_MASK
+            self.state_change(f"{why}: FIN of {self.label()} acknowledged")
+
+    def tcp_reset(self, why: str) -> None:
+        """Linux: net/ipv4/tcp_input.c:tcp_reset."""
+        if self.state == TCP_SYN_SENT:
+            err = errno.ECONNREFUSED
+        elif self.state == TCP_CLOSE_WAIT:
+            err = errno.EPIPE
+        elif self.state == TCP_CLOSE:
+            return
+        else:
+            err = errno.ECONNRESET
+        self.sk_err = err
+        self.notsent = 0
+        self.fin_pending = False
+        self.state = TCP_CLOSE
+        self.sk_shutdown = SHUTDOWN_MASK
+        self.state_change(f"{why}: {self.label()} reset")
+        self.error_report(f"{why}: {self.label()} reset")
+
+    def send_reset(self, why: str) -> None:
+        """``tcp_send_active_reset``: the peer, if any, gets a RST."""
+        peer = self.peer
+        if peer is not None and peer.peer is self:
+            peer.tcp_reset(why)
+
+    # -- system calls ----------------------------------------------------------
+
+    def write(self, n: int) -> int:
+        """Linux: net/ipv4/tcp.c:tcp_sendmsg_locked (non-blocking)."""
+        if self.state == TCP_LISTEN:
+            raise oserror(errno.EPIPE)
+        if self.state not in (TCP_ESTABLISHED, TCP_CLOSE_WAIT):
+            err = self.sock_error()
+            raise oserror(err or errno.EPIPE)
+        if self.sk_err or self.sk_shutdown & SEND_SHUTDOWN:
+            err = self.sock_error()
+            raise oserror(err or errno.EPIPE)
+        goal = self.kernel.profile.tcp_size_goal
+        copied = 0
+        while copied < n:
+            if not self.memory_free():
+                self.nospace = True
+                break
+            chunk = min(n - copied, goal)
+            self.notsent += chunk
+            copied += chunk
+        if not copied and n:
+            raise oserror(errno.EAGAIN)
+        self.push(f"send {self.label()}")
+        return copied
+
+    def read(self, n: int) -> int:
+        """Linux: net/ipv4/tcp.c:tcp_recvmsg_locked (non-blocking)."""
+        if self.state == TCP_LISTEN:
+            raise oserror(errno.ENOTCONN)
+        if self.rcv_bytes:
+            got = min(n, self.rcv_bytes)
+            self.rcv_bytes -= got
+            if got and self.peer is not None:
+                # tcp_cleanup_rbuf: the window update lets the peer send more.
+                self.peer.push(f"recv {self.label()} (window update)")
+            return got
+        if self.done:
+            return 0
+        if self.sk_err:
+            raise oserror(self.sock_error())
+        if self.sk_shutdown & RCV_SHUTDOWN:
+            return 0
+        if self.state == TCP_CLOSE:
+            raise oserror(errno.ENOTCONN)
+        raise oserror(errno.EAGAIN)
+
+    def shutdown(self, how: int) -> None:
+        """Linux: net/ipv4/af_inet.c:inet_shutdown + net/ipv4/tcp.c:tcp_shutdown."""
+        mode = how + 1
+        err = 0
+        if self.state == TCP_CLOSE:
+            err = errno.ENOTCONN
+            self.sk_shutdown |= mode
+        elif self.state == TCP_LISTEN:
+            if mode & RCV_SHUTDOWN:
+                self.listen_stop(f"shutdown {self.label()}")
+        else:
+            self.sk_shutdown |= mode
+            if mode & SEND_SHUTDOWN and self.state in (TCP_ESTABLISHED, TCP_CLOSE_WAIT):
+                self.state = TCP_FIN_WAIT1 if self.state == TCP_ESTABLISHED else TCP_LAST_ACK
+                self.fin_pending = True
+                self.push(f"shutdown {self.label()}")
+        self.state_change(f"shutdown {self.label()}")
+        if err:
+            raise oserror(err)
+
+    def accept(self) -> TcpSock:
+        """Linux: net/ipv4/inet_connection_sock.c:inet_csk_accept (non-blocking)."""
+        if self.state != TCP_LISTEN:
+            raise oserror(errno.EINVAL)
+        if not self.accept_queue:
+            raise oserror(errno.EAGAIN)
+        return self.accept_queue.popleft()
+
+    def listen_stop(self, why: str) -> None:
+        """Linux: net/ipv4/inet_connection_sock.c:inet_csk_listen_stop."""
+        self.state = TCP_CLOSE
+        self.kernel.tcp_ports.pop(self.port, None)
+        while self.accept_queue:
+            child = self.accept_queue.popleft()
+            child.sk_err = errno.ECONNRESET
+            child.state = TCP_CLOSE
+            child.send_reset(f"{why}: unaccepted connection reset")
+
+    def release(self) -> None:
+        """Linux: net/ipv4/tcp.c:__tcp_close."""
+        why = f"close {self.label()}"
+        self.sk_shutdown = SHUTDOWN_MASK
+        if self.state == TCP_LISTEN:
+            self.dead = True
+            self.listen_stop(why)
+            return
+        unread = self.rcv_bytes
+        self.rcv_bytes = 0
+        self.dead = True
+        if self.state == TCP_CLOSE:
+            return
+        if unread or self.linger == 0:
+            self.state = TCP_CLOSE
+            self.notsent = 0
+            self.send_reset(why)
+            return
+        if self.state in (TCP_ESTABLISHED, TCP_CLOSE_WAIT, TCP_SYN_RECV):
+            self.state = TCP_LAST_ACK if self.state == TCP_CLOSE_WAIT else TCP_FIN_WAIT1
+            self.fin_pending = True
+            self.push(why)
+
+
+class InetDgram(Sock):
+    """An unconnected UDP socket."""
+
+    kind = "udp"
+
+    def poll(self, pt: PollTable | None) -> Mask:
+        """Linux: net/core/datagram.c:datagram_poll (udp_poll adds nothing here)."""
+        poll_wait(self, self.wq, pt)
+        mask = Mask(0)
+        if self.sk_err:
+            mask |= Mask.ERR
+        if self.sk_shutdown & RCV_SHUTDOWN:
+            mask |= Mask.RDHUP | Mask.IN | Mask.RDNORM
+        if self.sk_shutdown == SHUTDOWN_MASK:
+            mask |= Mask.HUP
+        if (self.sndbuf >> 1) > 0:  # sock_writeable: nothing is ever charged here
+            mask |= Mask.OUT | Mask.WRNORM | Mask.WRBAND
+        return mask
+
+    def write(self, n: int) -> int:
+        """Linux: net/ipv4/udp.c:udp_sendmsg with no address and no connection."""
+        if n > 0xFFFF:
+            raise oserror(errno.EMSGSIZE)
+        raise oserror(errno.EDESTADDRREQ)
+
+    def read(self, n: int) -> int:
+        err = self.sock_error()
+        if err:
+            raise oserror(err)
+        raise oserror(errno.EAGAIN)
+
+    def shutdown(self, how: int) -> None:
+        """Linux: net/ipv4/af_inet.c:inet_shutdown on a CLOSED socket."""
+        self.sk_shutdown |= how + 1
+        self.state_change(f"shutdown {self.label()}")
+        raise oserror(errno.ENOTCONN)

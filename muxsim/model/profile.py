@@ -1,0 +1,126 @@
+"""Platform profiles: the machine constants the model's byte counts depend on.
+
+Readiness rules are the same on every Linux 6.x machine; how many bytes fit
+before a buffer is full is not. The sizes of ``struct sk_buff`` and
+``struct skb_shared_info``, the slab sizes ``kmalloc`` rounds to, the page
+size and the ``net.core`` buffer sysctls decide what ``send``, ``fill`` and
+``drain`` return and when a socket turns writable.
+
+``muxsim probe`` measures them on the real kernel (``SIOCOUTQ`` on an
+AF_UNIX socket reports the exact truesize charged for a send) and writes
+``models/platform/<kernel release>.toml``; the model loads the profile
+for the running kernel if there is one, else :data:`DEFAULT` (measured on
+Linux 6.18, x86_64, 4 KiB pages).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import tomllib
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+#: kmalloc's general caches (mm/slab_common.c: kmalloc_info), x86_64.
+KMALLOC_SIZES = (8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192)
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str = "default (Linux 6.18, x86_64)"
+    page_size: int = 4096
+    pipe_slots: int = 16
+    #: fs.pipe-max-size, and whether this process may exceed it (CAP_SYS_RESOURCE).
+    pipe_max_size: int = 1048576
+    cap_sys_resource: bool = False
+    #: SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) and of struct sk_buff.
+    skb_shared_info: int = 320
+    sk_buff: int = 256
+    smp_cache_bytes: int = 64
+    #: UNIX_SKB_FRAGS_SZ (net/unix/af_unix.c) and MAX_SKB_FRAGS.
+    unix_skb_frags_sz: int = 32768
+    max_skb_frags: int = 17
+    #: net.core sysctls.
+    wmem_default: int = 212992
+    rmem_default: int = 212992
+    wmem_max: int = 4194304
+    rmem_max: int = 4194304
+    #: TCP on loopback (first approximation; see muxsim/model/inet.py).
+    tcp_wmem_default: int = 2626560
+    tcp_rmem_default: int = 131072
+    tcp_size_goal: int = 65483
+    tcp_window_num: int = 113152
+    tcp_window_den: int = 131072
+    #: Descriptors a scenario may hold (realmux's private range).
+    fd_table_size: int = 128
+
+    # -- derived ------------------------------------------------------------
+
+    @property
+    def skb_max_head(self) -> int:
+        """``SKB_MAX_HEAD(0)`` = ``SKB_WITH_OVERHEAD(PAGE_SIZE)``."""
+        return self.page_size - self.skb_shared_info
+
+    @property
+    def skb_max_alloc(self) -> int:
+        """``SKB_MAX_ALLOC`` = ``SKB_MAX_ORDER(0, 2)``."""
+        return (self.page_size << 2) - self.skb_shared_info
+
+    def page_align(self, n: int) -> int:
+        return -(-n // self.page_size) * self.page_size
+
+    def kmalloc_size_roundup(self, size: int) -> int:
+        for bucket in KMALLOC_SIZES:
+            if size <= bucket:
+                return bucket
+        pages = -(-size // self.page_size)
+        return self.page_size << max(0, (pages - 1).bit_length())
+
+    def skb_truesize(self, header: int, data_len: int) -> int:
+        """truesize of ``alloc_skb_with_frags(header, data_len)`` (net/core/skbuff.c)."""
+        align = self.smp_cache_bytes
+        head = -(-header // align) * align + self.skb_shared_info
+        return self.kmalloc_size_roundup(head) + self.sk_buff + self.page_align(data_len)
+
+    def tcp_wmem_for(self, notsent: int) -> int:
+        return notsent
+
+    def tcp_window_for(self, rcvbuf: int) -> int:
+        return rcvbuf * self.tcp_window_num // self.tcp_window_den
+
+
+DEFAULT = Profile()
+
+PLATFORM_DIR = Path(__file__).resolve().parent.parent.parent / "models" / "platform"
+
+
+def profile_path(release: str | None = None) -> Path:
+    return PLATFORM_DIR / f"{release or platform.release()}.toml"
+
+
+def load_profile(path: Path | None = None) -> Profile:
+    """The profile for this kernel if ``muxsim probe`` wrote one, else the default."""
+    target = path or profile_path()
+    if not target.exists():
+        return DEFAULT
+    with open(target, "rb") as handle:
+        data = tomllib.load(handle)
+    known = {f.name for f in fields(Profile)}
+    values = {k: v for k, v in data.get("profile", {}).items() if k in known}
+    return replace(DEFAULT, **values)
+
+
+def dump_profile(profile: Profile) -> str:
+    lines = ["# muxsim platform profile: written by `muxsim probe`", "[profile]"]
+    for key, value in asdict(profile).items():
+        if isinstance(value, bool):
+            lines.append(f"{key} = {'true' if value else 'false'}")
+        elif isinstance(value, int):
+            lines.append(f"{key} = {value}")
+        else:
+            lines.append(f'{key} = "{value}"')
+    return "\n".join(lines) + "\n"
+
+
+def this_machine() -> str:
+    return f"{platform.release()} {os.uname().machine}"

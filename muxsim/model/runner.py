@@ -1,0 +1,382 @@
+"""Run a scenario on the model: the ``sim`` backend.
+
+The statement semantics are realmux's, statement for statement (names bind
+descriptor numbers, ``poll`` serves a name listed twice from one entry per
+number, ``fill`` and ``drain`` loop until EAGAIN, ``connect`` reads and so
+clears the pending error); only the kernel underneath is the model.
+
+Time is SimPy's virtual time. The main thread's statements take no time;
+a wait with a timeout, ``sleep`` and ``join`` let it pass. After every
+statement, every process woken at the current instant runs until it sleeps
+again or finishes (realmux waits for its waiter threads the same way). A
+wait that can never end, because every task sleeps with no timer pending,
+is ``HUNG`` at once, where the real kernel needs the watchdog to say so.
+"""
+
+from __future__ import annotations
+
+import errno
+import math
+import os
+import platform
+from collections.abc import Generator
+from importlib import metadata
+from typing import Any
+
+import simpy
+
+from muxsim.lang.errors import InvariantError, ScenarioError
+from muxsim.lang.masks import Mask
+from muxsim.lang.outcomes import Errno, Hung, Number, Ok, Outcome, Ready, Selected
+from muxsim.lang.results import RunOptions, ScenarioResult, StatementResult
+from muxsim.lang.syntax import (
+    DEFAULT_MAXEVENTS,
+    Accept,
+    Action,
+    Close,
+    Connect,
+    Ctl,
+    Drain,
+    Dup,
+    Epoll,
+    Fill,
+    Join,
+    Listen,
+    Pipe,
+    Poll,
+    Recv,
+    Scenario,
+    Select,
+    Send,
+    SetOption,
+    Shutdown,
+    Sleep,
+    Socket,
+    SocketPair,
+    SoError,
+    Spawn,
+    Statement,
+    TcpPair,
+    Wait,
+    WaitingCall,
+)
+from muxsim.model.inet import TcpSock
+from muxsim.model.kernel import Kernel
+from muxsim.model.profile import Profile, load_profile
+from muxsim.model.tasks import Task, do_poll, do_select, ep_poll
+from muxsim.model.unix import UnixSock
+
+CHUNK = 65536
+FILL_LIMIT = 1 << 30
+#: A statement may process at most this many SimPy events (a guard, not a rule).
+STEP_LIMIT = 1_000_000
+_SHUT = {"rd": 0, "wr": 1, "rdwr": 2}
+_POLL_ALWAYS = Mask.ERR | Mask.HUP | Mask.NVAL
+
+
+def errno_name(exc: OSError) -> Errno:
+    """The model's one place where an ``OSError`` becomes an errno name."""
+    code = exc.errno
+    if code is None:
+        raise InvariantError(f"OSError without errno from the model: {exc!r}")
+    if code == errno.EWOULDBLOCK:
+        return Errno("EAGAIN")
+    return Errno(errno.errorcode.get(code, f"E{code}"))
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:  # pragma: no cover
+        return "unknown"
+
+
+class SimKernel:
+    """The model backend: ``muxsim run --on sim``."""
+
+    name = "sim"
+
+    def __init__(self, profile: Profile | None = None) -> None:
+        self.profile = profile or load_profile()
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "backend": "sim",
+            "kernel": platform.release(),
+            "machine": platform.machine(),
+            "python": platform.python_version(),
+            "muxsim": _version("muxsim"),
+            "simpy": _version("simpy"),
+            "profile": self.profile.name,
+        }
+
+    def run(self, scenario: Scenario, options: RunOptions | None = None) -> ScenarioResult:
+        opts = options or RunOptions()
+        run = _SimRun(self.profile, opts)
+        results = tuple(run.execute(statement) for statement in scenario.statements)
+        env = dict(self.environment(), semantics=opts.semantics)
+        return ScenarioResult(scenario, self.name, results, 0.0, env)
+
+
+class _Waiter:
+    def __init__(self, task: Task, proc: simpy.Process, empty: Outcome) -> None:
+        self.task = task
+        self.proc = proc
+        self.empty = empty
+
+
+class _SimRun:
+    """One scenario on one fresh model kernel."""
+
+    def __init__(self, profile: Profile, options: RunOptions) -> None:
+        self.kernel = Kernel(profile, options.semantics)
+        self.env = simpy.Environment()
+        self.options = options
+        self.names: dict[str, int | None] = {}
+        self.ports: dict[str, int] = {}
+        self.waiters: dict[str, _Waiter] = {}
+        self.steps = 0
+
+    # -- time --------------------------------------------------------------
+
+    def step(self) -> None:
+        self.steps += 1
+        if self.steps > STEP_LIMIT:
+            raise InvariantError("the model ran more than a million events in one statement")
+        self.env.step()
+
+    def settle(self) -> None:
+        """Run everything due now: woken tasks run until they sleep or finish."""
+        while self.env.peek() <= self.env.now:
+            self.step()
+
+    def run_until(self, proc: simpy.Process) -> bool:
+        """Advance time until ``proc`` ends; False if it never can (nothing left to run)."""
+        while not proc.triggered:
+            if math.isinf(self.env.peek()):
+                return False
+            self.step()
+        self.settle()
+        return True
+
+    def cancel(self, waiter: _Waiter) -> None:
+        """Give up on a hung task: interrupt it so it leaves its wait queues."""
+        if waiter.proc.is_alive:
+            waiter.proc.interrupt("hung")
+            self.settle()
+        waiter.task.forget()
+
+    # -- the statement loop ------------------------------------------------
+
+    def execute(self, statement: Statement) -> StatementResult:
+        self.kernel.explanation = []
+        self.steps = 0
+        began = self.env.now
+        try:
+            outcome = self.dispatch(statement.action, statement)
+        except OSError as exc:
+            outcome = errno_name(exc)
+        self.settle()
+        return StatementResult(statement, outcome, self.env.now - began, (),
+                               tuple(self.kernel.explanation))
+
+    def fd(self, name: str) -> int:
+        number = self.names.get(name)
+        return -1 if number is None else number
+
+    def need_fd(self, name: str) -> int:
+        number = self.fd(name)
+        if number < 0:
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+        return number
+
+    def dispatch(self, action: Action, statement: Statement) -> Outcome:
+        k = self.kernel
+        match action:
+            case SocketPair(a, b, kind):
+                self.names[a], self.names[b] = k.socketpair(a, b, kind)
+                return Ok()
+            case TcpPair(a, b):
+                self.names[a], self.names[b] = k.tcppair(a, b)
+                return Ok()
+            case Socket(x, kind):
+                self.names[x] = k.socket(x, kind)
+                return Ok()
+            case Listen(name):
+                self.names[name], self.ports[name] = k.listen(name)
+                return Ok()
+            case Connect(client, listener):
+                if listener not in self.ports:
+                    raise ScenarioError(statement.where.path, statement.where.line, 1,
+                                        f"{listener!r} is not a listener",
+                                        "connect C L needs L made by 'listen L'")
+                fd, err = k.connect(client, self.ports[listener])
+                self.names[client] = fd
+                if err is not None:
+                    raise err
+                return Ok()
+            case Accept(listener, server):
+                self.names[server] = None
+                self.names[server] = k.accept(self.need_fd(listener), server)
+                return Ok()
+            case Pipe(r, w):
+                self.names[r], self.names[w] = k.pipe(r, w)
+                return Ok()
+            case Epoll(e):
+                self.names[e] = k.epoll_create(e)
+                return Ok()
+            case Dup(new, old):
+                self.names[new] = None
+                self.names[new] = k.dup(self.need_fd(old), new)
+                return Ok()
+            case Close(x):
+                k.close(self.need_fd(x))
+                return Ok()
+            case Send(x, n):
+                return Number(k.send(self.need_fd(x), n))
+            case Recv(x, n):
+                return Number(k.recv(self.need_fd(x), n))
+            case Fill(x):
+                return Number(self.fill(self.need_fd(x)))
+            case Drain(x):
+                return Number(self.drain(self.need_fd(x)))
+            case Shutdown(x, how):
+                k.shutdown(self.need_fd(x), _SHUT[how])
+                return Ok()
+            case SetOption(x, option, value):
+                k.setsockopt(self.need_fd(x), option, value)
+                return Ok()
+            case SoError(x):
+                code = k.so_error(self.need_fd(x))
+                return Number(0) if code == 0 else errno_name(OSError(code, os.strerror(code)))
+            case Ctl(e, op, x, mask):
+                k.epoll_ctl(self.need_fd(e), op, self.need_fd(x), Mask(int(mask or 0)), x)
+                return Ok()
+            case Wait() | Poll() | Select():
+                return self.main_wait(action)
+            case Spawn(t, call):
+                task = Task(self.env, t, k.trace)
+                proc = self.env.process(self.waiting(task, call))
+                self.waiters[t] = _Waiter(task, proc, _empty(call))
+                k.trace(f"spawn {t}")
+                self.settle()
+                return Ok()
+            case Join(t):
+                waiter = self.waiters.pop(t, None)
+                if waiter is None:
+                    raise ScenarioError(statement.where.path, statement.where.line, 1,
+                                        f"no running waiter {t!r}", "spawn it first")
+                if not self.run_until(waiter.proc):
+                    k.trace(f"join {t}: every task sleeps and no timer is pending: HUNG")
+                    self.cancel(waiter)
+                    return Hung()
+                return _outcome(waiter.proc)
+            case Sleep(seconds):
+                self.env.run(until=self.env.now + seconds)
+                return Ok()
+        raise InvariantError(f"statement not handled by the model: {action!r}")
+
+    # -- waits -------------------------------------------------------------
+
+    def main_wait(self, call: WaitingCall) -> Outcome:
+        task = Task(self.env, "main", self.kernel.trace)
+        proc = self.env.process(self.waiting(task, call))
+        if not self.run_until(proc):
+            self.kernel.trace("every task sleeps and no timer is pending: HUNG")
+            self.cancel(_Waiter(task, proc, _empty(call)))
+            return Hung()
+        return _outcome(proc)
+
+    def waiting(self, task: Task, call: WaitingCall) -> Generator[simpy.Event, Any, Outcome]:
+        """One wait as a SimPy process; its value is the outcome."""
+        try:
+            if isinstance(call, Wait):
+                maxevents = call.max if call.max is not None else DEFAULT_MAXEVENTS
+                events = yield from ep_poll(self.kernel, task, self.need_fd(call.e),
+                                            maxevents, call.timeout)
+                return Ready.of(events)
+            if isinstance(call, Poll):
+                return (yield from self.poll(task, call))
+            return (yield from self.select(task, call))
+        except OSError as exc:
+            return errno_name(exc)
+        except simpy.Interrupt:
+            return Hung()
+
+    def poll(self, task: Task, call: Poll) -> Generator[simpy.Event, Any, Outcome]:
+        items = [(name, self.fd(name), Mask(int(mask) & 0xFFFF)) for name, mask in call.items]
+        wanted: dict[int, int] = {}
+        for _, fd, mask in items:
+            if fd >= 0:
+                wanted[fd] = int(wanted.get(fd, 0)) | int(mask)
+        fds = [(fd, Mask(bits)) for fd, bits in wanted.items()]
+        revents = yield from do_poll(self.kernel, task, fds, call.timeout)
+        got = {fd: mask for (fd, _), mask in zip(fds, revents, strict=True) if mask}
+        entries = []
+        for name, fd, mask in items:
+            bits = got.get(fd, Mask(0)) & (mask | _POLL_ALWAYS)
+            if bits:
+                entries.append((name, bits))
+        return Ready.of(entries)
+
+    def select(self, task: Task, call: Select) -> Generator[simpy.Event, Any, Outcome]:
+        groups = [[(name, self.fd(name)) for name in names] for names in (call.r, call.w, call.x)]
+        if any(fd < 0 for group in groups for _, fd in group):
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+        sets = ([fd for _, fd in groups[0]], [fd for _, fd in groups[1]],
+                [fd for _, fd in groups[2]])
+        res = yield from do_select(self.kernel, task, sets, call.timeout)
+        names = [[name for name, fd in group if fd in hit] for group, hit in zip(groups, res,
+                                                                                  strict=True)]
+        return Selected.of(names[0], names[1], names[2])
+
+    # -- data loops (as realmux's) -------------------------------------------
+
+    def fill(self, fd: int) -> int:
+        total = 0
+        while total < FILL_LIMIT:
+            try:
+                total += self.kernel.send(fd, CHUNK)
+            except BlockingIOError:
+                break
+            except OSError:
+                if total == 0:
+                    raise
+                break
+        return total
+
+    def drain(self, fd: int) -> int:
+        total = 0
+        datagram = self.is_datagram(fd)
+        while total < FILL_LIMIT:
+            try:
+                got = self.kernel.recv(fd, CHUNK)
+            except BlockingIOError:
+                break
+            except OSError:
+                if total == 0:
+                    raise
+                break
+            if got == 0 and not datagram:
+                break
+            total += got
+        return total
+
+    def is_datagram(self, fd: int) -> bool:
+        file = self.kernel.fdt.lookup(fd)
+        return (isinstance(file, UnixSock) and file.stype == "dgram") or (
+            file is not None and file.kind == "udp")
+
+
+def _outcome(proc: simpy.Process) -> Outcome:
+    value = proc.value
+    if not isinstance(value, Number | Ok | Errno | Ready | Selected | Hung):
+        raise InvariantError(f"a waiting process ended with {value!r}")
+    return value
+
+
+def _empty(call: WaitingCall) -> Outcome:
+    return Selected() if isinstance(call, Select) else Ready(())
+
+
+__all__ = ["SimKernel", "TcpSock"]

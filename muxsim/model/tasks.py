@@ -1,0 +1,254 @@
+"""Blocking system calls as SimPy processes: ``epoll_wait``, ``poll``, ``select``.
+
+SimPy carries time and blocking only. A task that must sleep puts a
+wait-queue entry on the queues it waits on and yields a SimPy event; the
+entry's callback (``ep_autoremove_wake_function``, ``pollwake``) succeeds
+that event, exactly where the kernel's ``try_to_wake_up`` would make the
+task runnable. A wakeup that finds the task already woken changes nothing
+and returns 0, as ``try_to_wake_up`` does for a running task.
+
+The loops below follow the kernel's: ``ep_poll`` (fs/eventpoll.c) and
+``do_poll``/``do_select`` (fs/select.c), including that a woken task
+re-checks everything and goes back to sleep if nothing is ready after all.
+"""
+
+from __future__ import annotations
+
+import errno
+import math
+from collections.abc import Callable, Generator
+from typing import Any
+
+import simpy
+
+from muxsim.lang.masks import Mask
+from muxsim.model.eventpoll import EventPoll
+from muxsim.model.kernel import Kernel
+from muxsim.model.vfs import File, PollTable, fput, get_file, oserror
+from muxsim.model.waitqueue import WaitQueueEntry, WaitQueueHead
+
+POLLIN_SET = Mask.RDNORM | Mask.RDBAND | Mask.IN | Mask.HUP | Mask.ERR
+POLLOUT_SET = Mask.WRBAND | Mask.WRNORM | Mask.OUT | Mask.ERR
+POLLEX_SET = Mask.PRI
+
+Proc = Generator[simpy.Event, Any, Any]
+
+
+class Task:
+    """A thread of the scenario that can sleep in the kernel."""
+
+    RUNNING, SLEEPING = "running", "sleeping"
+
+    def __init__(self, env: simpy.Environment, name: str,
+                 trace: Callable[[str], None] | None = None) -> None:
+        self.env = env
+        self.name = name
+        self.trace = trace
+        self.state = Task.RUNNING
+        self.event: simpy.Event | None = None
+        self.entries: list[tuple[WaitQueueHead, WaitQueueEntry]] = []
+
+    def try_to_wake_up(self) -> int:
+        """``default_wake_function``: 1 if this woke a sleeping task, else 0."""
+        if self.state != Task.SLEEPING or self.event is None or self.event.triggered:
+            return 0
+        if self.trace is not None:
+            self.trace(f"{self.name} woken")
+        self.event.succeed()
+        return 1
+
+    def sleep(self, deadline: float) -> Generator[simpy.Event, Any, bool]:
+        """``schedule_hrtimeout_range``: True if woken, False if the deadline passed."""
+        self.state = Task.SLEEPING
+        self.event = self.env.event()
+        try:
+            if math.isinf(deadline):
+                yield self.event
+                return True
+            timer = self.env.timeout(max(0.0, deadline - self.env.now))
+            yield self.event | timer
+            return bool(self.event.triggered)
+        finally:
+            self.state = Task.RUNNING
+
+    def forget(self) -> None:
+        """Remove every wait-queue entry this task still has (it is being cancelled)."""
+        for head, entry in self.entries:
+            head.remove(entry)
+        self.entries.clear()
+
+
+def _deadline(env: simpy.Environment, timeout: float) -> float:
+    return math.inf if math.isinf(timeout) else env.now + timeout
+
+
+def ep_poll(kernel: Kernel, task: Task, epfd: int, maxevents: int,
+            timeout: float) -> Generator[simpy.Event, Any, list[tuple[str, Mask]]]:
+    """Linux: fs/eventpoll.c:ep_poll (do_epoll_wait looks the descriptor up first)."""
+    file = kernel.fdt.fget(epfd)
+    if not isinstance(file, EventPoll):
+        raise oserror(errno.EINVAL)
+    ep = file
+    get_file(ep)  # fdget: the call holds the file while it sleeps
+    try:
+        deadline = _deadline(task.env, timeout)
+        timed_out = timeout == 0
+        eavail = ep.events_available()
+        while True:
+            if eavail:
+                res = ep.ep_send_events(maxevents)
+                if res:
+                    return res
+            if timed_out:
+                return []
+            eavail = ep.events_available()
+            entry: WaitQueueEntry | None = None
+            if not eavail:
+                entry = WaitQueueEntry(_autoremove_wake, task)
+                ep.wq.add_exclusive_head(entry)
+                task.entries = [(ep.wq, entry)]
+                kernel.trace(f"{task.name} sleeps in epoll_wait on {kernel.name_of(ep)}")
+                woken = yield from task.sleep(deadline)
+                timed_out = not woken
+            eavail = True
+            if entry is not None and entry.queued:
+                if timed_out:
+                    eavail = False
+                ep.wq.remove(entry)
+            task.entries = []
+    finally:
+        fput(ep)
+
+
+def _autoremove_wake(entry: WaitQueueEntry, key: Mask | None) -> int:
+    """``ep_autoremove_wake_function``: wake the task and leave the queue."""
+    task: Task = entry.private
+    ret = task.try_to_wake_up()
+    if ret and entry.head is not None:
+        entry.head.remove(entry)
+    return ret
+
+
+class PollWqueues:
+    """``struct poll_wqueues``: the entries of one poll or select call."""
+
+    def __init__(self, kernel: Kernel, task: Task) -> None:
+        self.kernel = kernel
+        self.task = task
+        self.triggered = False
+        self.files: list[File] = []
+        self.entries: list[tuple[WaitQueueHead, WaitQueueEntry]] = []
+
+    def qproc(self, file: File, head: WaitQueueHead, pt: PollTable) -> None:
+        """``__pollwait``: hold the file, hook a ``pollwake`` entry with the wanted key."""
+        self.files.append(get_file(file))
+        entry = WaitQueueEntry(self.pollwake, pt.key)
+        head.add(entry)
+        self.entries.append((head, entry))
+        self.task.entries = list(self.entries)
+
+    def pollwake(self, entry: WaitQueueEntry, key: Mask | None) -> int:
+        """Linux: fs/select.c:pollwake."""
+        if key is not None and not (key & entry.private):
+            return 0
+        self.triggered = True
+        return self.task.try_to_wake_up()
+
+    def schedule_timeout(self, deadline: float) -> Generator[simpy.Event, Any, bool]:
+        """``poll_schedule_timeout``: sleep unless already triggered; False on timeout."""
+        woken = True
+        if not self.triggered:
+            woken = yield from self.task.sleep(deadline)
+        self.triggered = False
+        return woken
+
+    def free(self) -> None:
+        """``poll_freewait``."""
+        for head, entry in self.entries:
+            head.remove(entry)
+        self.entries.clear()
+        self.task.entries = []
+        files, self.files = self.files, []
+        for file in files:
+            fput(file)
+
+
+def do_poll(kernel: Kernel, task: Task, fds: list[tuple[int, Mask]],
+            timeout: float) -> Generator[simpy.Event, Any, list[Mask]]:
+    """Linux: fs/select.c:do_sys_poll + do_poll + do_pollfd."""
+    table = PollWqueues(kernel, task)
+    pt = PollTable(table.qproc)
+    deadline = _deadline(task.env, timeout)
+    timed_out = timeout == 0
+    count = 0
+    try:
+        while True:
+            revents: list[Mask] = []
+            for fd, events in fds:
+                mask = Mask(0)
+                if fd >= 0:
+                    file = kernel.fdt.lookup(fd)
+                    if file is None:
+                        mask = Mask.NVAL
+                    else:
+                        filt = Mask(int(events) & 0xFFFF) | Mask.ERR | Mask.HUP
+                        pt.key = filt
+                        mask = file.poll(pt) & filt
+                if mask:
+                    count += 1
+                    pt.qproc = None
+                revents.append(mask)
+            pt.qproc = None
+            if count or timed_out:
+                return revents
+            kernel.trace(f"{task.name} sleeps in poll")
+            if not (yield from table.schedule_timeout(deadline)):
+                timed_out = True
+    finally:
+        table.free()
+
+
+def do_select(kernel: Kernel, task: Task, sets: tuple[list[int], list[int], list[int]],
+              timeout: float) -> Generator[simpy.Event, Any, tuple[set[int], set[int], set[int]]]:
+    """Linux: fs/select.c:do_select (with max_select_fd's EBADF check first)."""
+    rset, wset, xset = (set(s) for s in sets)
+    for fd in sorted(rset | wset | xset):
+        if kernel.fdt.lookup(fd) is None:
+            raise oserror(errno.EBADF)
+    table = PollWqueues(kernel, task)
+    pt = PollTable(table.qproc)
+    deadline = _deadline(task.env, timeout)
+    timed_out = timeout == 0
+    try:
+        while True:
+            res: tuple[set[int], set[int], set[int]] = (set(), set(), set())
+            retval = 0
+            for fd in sorted(rset | wset | xset):
+                file = kernel.fdt.lookup(fd)
+                key = POLLEX_SET
+                if fd in rset:
+                    key |= POLLIN_SET
+                if fd in wset:
+                    key |= POLLOUT_SET
+                pt.key = key
+                mask = Mask.NVAL if file is None else file.poll(pt)
+                if mask & POLLIN_SET and fd in rset:
+                    res[0].add(fd)
+                    retval += 1
+                    pt.qproc = None
+                if mask & POLLOUT_SET and fd in wset:
+                    res[1].add(fd)
+                    retval += 1
+                    pt.qproc = None
+                if mask & POLLEX_SET and fd in xset:
+                    res[2].add(fd)
+                    retval += 1
+                    pt.qproc = None
+            pt.qproc = None
+            if retval or timed_out:
+                return res
+            kernel.trace(f"{task.name} sleeps in select")
+            if not (yield from table.schedule_timeout(deadline)):
+                timed_out = True
+    finally:
+        table.free()
