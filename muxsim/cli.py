@@ -359,3 +359,34 @@ def report(out_dir: str, paths: tuple[str, ...], watchdog: float) -> None:
         return EXIT_MISMATCH if failed else EXIT_OK
 
     _guarded(body)
+
+
+@main.command("probe")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False),
+              help="where to write the profile [default: models/platform/<kernel release>.toml]")
+@click.option("--json", "as_json", is_flag=True, help="print the profile as JSON")
+def probe_command(out_path: str | None, as_json: bool) -> None:
+    """Measure this machine's constants on the real kernel and write a platform profile.
+
+    The model loads models/platform/<kernel release>.toml when it exists
+    (buffer sizes, skb truesize rule, pipe limits); without one it uses a
+    documented default profile.
+    """
+    from dataclasses import asdict
+
+    from muxsim.model.profile import dump_profile, profile_path
+    from muxsim.probe import probe
+
+    def body() -> int:
+        profile, log = probe()
+        target = out_path or str(profile_path())
+        write_atomic(target, dump_profile(profile))
+        if as_json:
+            click.echo(json.dumps(asdict(profile), sort_keys=True))
+        else:
+            for line in log:
+                click.echo(line)
+            click.echo(f"wrote {target}")
+        return EXIT_OK
+
+    _guarded(body)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import math
 import os
 import platform
@@ -103,6 +104,7 @@ def _ebadf() -> OSError:
     return OSError(errno.EBADF, os.strerror(errno.EBADF))
 
 
+@functools.cache
 def _version() -> str:
     try:
         return metadata.version("muxsim")

@@ -16,6 +16,7 @@ spelling. It knows nothing about what sets which bit.
 from __future__ import annotations
 
 import enum
+import functools
 
 
 class Mask(enum.IntFlag):
@@ -79,6 +80,8 @@ EVENT_BITS = (
 CONTROL_BITS = Mask.EXCLUSIVE | Mask.WAKEUP | Mask.ONESHOT | Mask.ET
 
 _BY_NAME: dict[str, Mask] = {name: Mask[name] for name in MASK_NAMES}
+_BITS: tuple[tuple[str, int], ...] = tuple((name, int(Mask[name])) for name in MASK_NAMES)
+_NAMED = sum(bit for _, bit in _BITS)
 _WRITABLE = frozenset(_BY_NAME)
 
 
@@ -124,9 +127,13 @@ def _is_hex(digits: str) -> bool:
 
 def format_mask(mask: int) -> str:
     """The canonical spelling: bit names in ascending bit order, or ``0``."""
-    value = int(mask)
-    names = [name for name in MASK_NAMES if value & _BY_NAME[name]]
-    rest = value & ~int(sum(_BY_NAME.values()))
+    return _format_mask(int(mask))
+
+
+@functools.lru_cache(maxsize=4096)
+def _format_mask(value: int) -> str:
+    names = [name for name, bit in _BITS if value & bit]
+    rest = value & ~_NAMED
     if rest:
         # Bits without a scenario name (WAKEUP, unknown kernel bits) are shown
         # in hex so that nothing the kernel said is silently dropped.

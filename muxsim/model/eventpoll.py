@@ -37,39 +37,51 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
-from muxsim.lang.masks import Mask, format_mask
+from muxsim.lang.masks import format_mask
+from muxsim.model.bits import (
+    EPOLLERR,
+    EPOLLET,
+    EPOLLEXCLUSIVE,
+    EPOLLHUP,
+    EPOLLIN,
+    EPOLLONESHOT,
+    EPOLLOUT,
+    EPOLLRDNORM,
+    EPOLLWAKEUP,
+)
 from muxsim.model.vfs import File, PollTable, oserror, poll_wait
 from muxsim.model.waitqueue import WaitQueueEntry, WaitQueueHead
 
 if TYPE_CHECKING:
     from muxsim.model.kernel import Kernel
 
-EP_PRIVATE_BITS = Mask.WAKEUP | Mask.ONESHOT | Mask.ET | Mask.EXCLUSIVE
-EPOLLINOUT_BITS = Mask.IN | Mask.OUT
-EPOLLEXCLUSIVE_OK_BITS = EPOLLINOUT_BITS | Mask.ERR | Mask.HUP | Mask.WAKEUP | Mask.ET | \
-    Mask.EXCLUSIVE
+EP_PRIVATE_BITS = EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE
+EPOLLINOUT_BITS = EPOLLIN | EPOLLOUT
+EPOLLEXCLUSIVE_OK_BITS = EPOLLINOUT_BITS | EPOLLERR | EPOLLHUP | EPOLLWAKEUP | EPOLLET | \
+    EPOLLEXCLUSIVE
 EP_MAX_NESTS = 4
 
 
 class EpItem:
     """``struct epitem``: one interest of one epoll in one (file, fd)."""
 
-    __slots__ = ("data", "ep", "events", "fd", "file", "linked", "pwqlist")
+    __slots__ = ("data", "ep", "events", "fd", "file", "linked", "pwqlist", "was_ready")
 
-    def __init__(self, ep: EventPoll, file: File, fd: int, events: Mask, data: str) -> None:
+    def __init__(self, ep: EventPoll, file: File, fd: int, events: int, data: str) -> None:
         self.ep = ep
         self.file = file
         self.fd = fd
         self.events = events
         self.data = data
         self.linked = False  # on the ready list (ep_is_linked)
+        self.was_ready = False  # --semantics textbook: readiness at the last look
         self.pwqlist: list[tuple[WaitQueueHead, WaitQueueEntry]] = []
 
     def __repr__(self) -> str:
         return f"<epitem {self.data} fd={self.fd}>"
 
 
-def ep_item_poll(epi: EpItem, pt: PollTable) -> Mask:
+def ep_item_poll(epi: EpItem, pt: PollTable) -> int:
     """``ep_item_poll``: the file's mask, limited to what the interest asks."""
     pt.key = epi.events
     file = epi.file
@@ -91,20 +103,24 @@ class EventPoll(File):
 
     # -- the callback ------------------------------------------------------
 
-    def ep_poll_callback(self, entry: WaitQueueEntry, key: Mask | None) -> int:
+    def ep_poll_callback(self, entry: WaitQueueEntry, key: int | None) -> int:
         """Linux: fs/eventpoll.c:ep_poll_callback."""
         epi: EpItem = entry.private
-        pollflags = key if key is not None else Mask(0)
+        pollflags = key if key is not None else 0
         ewake = 0
         pwake = False
         trace = self.kernel.trace
         if not (epi.events & ~EP_PRIVATE_BITS):
             trace(f"ep_poll_callback {epi.data}: disarmed (ONESHOT), ignored")
-            return 0 if epi.events & Mask.EXCLUSIVE else 1
+            return 0 if epi.events & EPOLLEXCLUSIVE else 1
         if pollflags and not (pollflags & epi.events):
             trace(f"ep_poll_callback {epi.data}: key {format_mask(pollflags)} not in its "
                   f"interest {format_mask(epi.events)}, ignored")
-            return 0 if epi.events & Mask.EXCLUSIVE else 1
+            return 0 if epi.events & EPOLLEXCLUSIVE else 1
+        if self.kernel.semantics == "textbook" and epi.events & EPOLLET:
+            # The textbook reading: a wakeup is no edge; only a not-ready to
+            # ready change of the file's state is (see textbook_edges).
+            return 0 if epi.events & EPOLLEXCLUSIVE else 1
         if not epi.linked:
             self.rdllist.append(epi)
             epi.linked = True
@@ -112,24 +128,24 @@ class EventPoll(File):
         else:
             trace(f"ep_poll_callback {epi.data}: already on ready list of {self.name()}")
         if self.wq.active():
-            if epi.events & Mask.EXCLUSIVE:
+            if epi.events & EPOLLEXCLUSIVE:
                 inout = pollflags & EPOLLINOUT_BITS
-                if (inout == Mask.IN and epi.events & Mask.IN) or \
-                        (inout == Mask.OUT and epi.events & Mask.OUT) or not inout:
+                if (inout == EPOLLIN and epi.events & EPOLLIN) or \
+                        (inout == EPOLLOUT and epi.events & EPOLLOUT) or not inout:
                     ewake = 1
             self.wq.wake_up()
         if self.poll_wait.active():
             pwake = True
         if pwake:
             self.ep_poll_safewake()
-        if not (epi.events & Mask.EXCLUSIVE):
+        if not (epi.events & EPOLLEXCLUSIVE):
             ewake = 1
         return ewake
 
     def ep_poll_safewake(self) -> None:
         """``ep_poll_safewake``: wake whoever polls this epoll file, key EPOLLIN."""
         self.kernel.trace(f"wake {self.name()} poll_wait with key IN")
-        self.poll_wait.wake_up(Mask.IN)
+        self.poll_wait.wake_up(EPOLLIN)
 
     def name(self) -> str:
         return self.kernel.name_of(self)
@@ -143,7 +159,7 @@ class EventPoll(File):
     def ep_ptable_queue_proc(self, epi: EpItem) -> PollTable:
         def qproc(file: File, whead: WaitQueueHead, pt: PollTable) -> None:
             entry = WaitQueueEntry(self.ep_poll_callback, epi)
-            if epi.events & Mask.EXCLUSIVE:
+            if epi.events & EPOLLEXCLUSIVE:
                 whead.add_exclusive(entry)
             else:
                 whead.add(entry)
@@ -151,12 +167,14 @@ class EventPoll(File):
 
         return PollTable(qproc)
 
-    def ep_insert(self, events: Mask, file: File, fd: int, data: str) -> None:
+    def ep_insert(self, events: int, file: File, fd: int, data: str) -> None:
         """Linux: fs/eventpoll.c:ep_insert."""
         epi = EpItem(self, file, fd, events, data)
         self.items[(file.serial, fd)] = epi
         file.f_ep.append(epi)
         revents = ep_item_poll(epi, self.ep_ptable_queue_proc(epi))
+        epi.was_ready = bool(revents)
+        self.kernel.epolls[self.serial] = self
         pwake = False
         if revents and not epi.linked:
             self.rdllist.append(epi)
@@ -169,7 +187,7 @@ class EventPoll(File):
         if pwake:
             self.ep_poll_safewake()
 
-    def ep_modify(self, epi: EpItem, events: Mask, data: str) -> None:
+    def ep_modify(self, epi: EpItem, events: int, data: str) -> None:
         """Linux: fs/eventpoll.c:ep_modify (no new registration)."""
         epi.events = events
         epi.data = data
@@ -184,6 +202,22 @@ class EventPoll(File):
                 pwake = True
         if pwake:
             self.ep_poll_safewake()
+
+    def textbook_edges(self) -> None:
+        """``--semantics textbook``: queue each ET item whose file just became ready."""
+        for epi in list(self.items.values()):
+            if not (epi.events & EPOLLET) or not (epi.events & ~EP_PRIVATE_BITS):
+                continue
+            ready = bool(ep_item_poll(epi, PollTable(None)))
+            if ready and not epi.was_ready and not epi.linked:
+                self.rdllist.append(epi)
+                epi.linked = True
+                self.kernel.trace(f"textbook edge: {epi.data} became ready, queued")
+                if self.wq.active():
+                    self.wq.wake_up()
+                if self.poll_wait.active():
+                    self.ep_poll_safewake()
+            epi.was_ready = ready
 
     def ep_remove(self, epi: EpItem) -> None:
         """Linux: fs/eventpoll.c:ep_remove (unhook from every queue, unlink)."""
@@ -203,11 +237,11 @@ class EventPoll(File):
         """``ep_events_available``."""
         return bool(self.rdllist)
 
-    def ep_send_events(self, maxevents: int) -> list[tuple[str, Mask]]:
+    def ep_send_events(self, maxevents: int) -> list[tuple[str, int]]:
         """Linux: fs/eventpoll.c:ep_send_events."""
         txlist = self.rdllist  # ep_start_scan
         self.rdllist = []
-        res: list[tuple[str, Mask]] = []
+        res: list[tuple[str, int]] = []
         pt = PollTable(None)
         trace = self.kernel.trace
         while txlist:
@@ -216,15 +250,16 @@ class EventPoll(File):
             epi = txlist.pop(0)
             epi.linked = False
             revents = ep_item_poll(epi, pt)
+            epi.was_ready = bool(revents)
             if not revents:
                 trace(f"harvest {self.name()}: {epi.data} polled, not ready, dropped")
                 continue
             trace(f"harvest {self.name()}: {epi.data} polled: {format_mask(revents)}")
             res.append((epi.data, revents))
-            if epi.events & Mask.ONESHOT:
+            if epi.events & EPOLLONESHOT:
                 epi.events &= EP_PRIVATE_BITS
                 trace(f"harvest {self.name()}: {epi.data} ONESHOT, disarmed")
-            elif not (epi.events & Mask.ET):
+            elif not (epi.events & EPOLLET):
                 self.rdllist.append(epi)
                 epi.linked = True
         self.ep_done_scan(txlist)
@@ -236,24 +271,24 @@ class EventPoll(File):
         if self.rdllist and self.wq.active():
             self.wq.wake_up()
 
-    def scan(self, pt: PollTable | None) -> Mask:
+    def scan(self, pt: PollTable | None) -> int:
         """Linux: fs/eventpoll.c:__ep_eventpoll_poll."""
         poll_wait(self, self.poll_wait, pt)
         txlist = self.rdllist
         self.rdllist = []
-        res = Mask(0)
+        res = 0
         inner = PollTable(None)
         while txlist:
             epi = txlist[0]
             if ep_item_poll(epi, inner):
-                res = Mask.IN | Mask.RDNORM
+                res = EPOLLIN | EPOLLRDNORM
                 break
             txlist.pop(0)
             epi.linked = False
         self.ep_done_scan(txlist)
         return res
 
-    def poll(self, pt: PollTable | None) -> Mask:
+    def poll(self, pt: PollTable | None) -> int:
         """Linux: fs/eventpoll.c:ep_eventpoll_poll."""
         return self.scan(pt)
 
@@ -308,13 +343,13 @@ def ep_loop_check(ep: EventPoll, to: EventPoll) -> bool:
     return depth + 1 + _depth_up(ep, {}) > EP_MAX_NESTS
 
 
-def do_epoll_ctl(ef: File, op: str, tf: File, fd: int, events: Mask, data: str) -> None:
+def do_epoll_ctl(ef: File, op: str, tf: File, fd: int, events: int, data: str) -> None:
     """Linux: fs/eventpoll.c:do_epoll_ctl, after both descriptors were looked up."""
     if not tf.can_poll():
         raise oserror(errno.EPERM)
     if ef is tf or not isinstance(ef, EventPoll):
         raise oserror(errno.EINVAL)
-    if op in ("add", "mod") and events & Mask.EXCLUSIVE:
+    if op in ("add", "mod") and events & EPOLLEXCLUSIVE:
         if op == "mod":
             raise oserror(errno.EINVAL)
         if isinstance(tf, EventPoll) or events & ~EPOLLEXCLUSIVE_OK_BITS:
@@ -325,7 +360,7 @@ def do_epoll_ctl(ef: File, op: str, tf: File, fd: int, events: Mask, data: str) 
     if op == "add":
         if epi is not None:
             raise oserror(errno.EEXIST)
-        ef.ep_insert(events | Mask.ERR | Mask.HUP, tf, fd, data)
+        ef.ep_insert(events | EPOLLERR | EPOLLHUP, tf, fd, data)
     elif op == "del":
         if epi is None:
             raise oserror(errno.ENOENT)
@@ -333,6 +368,6 @@ def do_epoll_ctl(ef: File, op: str, tf: File, fd: int, events: Mask, data: str) 
     else:
         if epi is None:
             raise oserror(errno.ENOENT)
-        if epi.events & Mask.EXCLUSIVE:
+        if epi.events & EPOLLEXCLUSIVE:
             raise oserror(errno.EINVAL)
-        ef.ep_modify(epi, events | Mask.ERR | Mask.HUP, data)
+        ef.ep_modify(epi, events | EPOLLERR | EPOLLHUP, data)

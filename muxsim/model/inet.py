@@ -38,7 +38,16 @@ import errno
 from collections import deque
 from typing import TYPE_CHECKING
 
-from muxsim.lang.masks import Mask
+from muxsim.model.bits import (
+    EPOLLERR,
+    EPOLLHUP,
+    EPOLLIN,
+    EPOLLOUT,
+    EPOLLRDHUP,
+    EPOLLRDNORM,
+    EPOLLWRBAND,
+    EPOLLWRNORM,
+)
 from muxsim.model.sock import KEY_WRITABLE, RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK, Sock
 from muxsim.model.vfs import PollTable, oserror, poll_wait
 
@@ -99,30 +108,30 @@ class TcpSock(Sock):
 
     # -- poll ----------------------------------------------------------------
 
-    def poll(self, pt: PollTable | None) -> Mask:
+    def poll(self, pt: PollTable | None) -> int:
         """Linux: net/ipv4/tcp.c:tcp_poll."""
         poll_wait(self, self.wq, pt)
         state = self.state
         if state == TCP_LISTEN:
-            return Mask.IN | Mask.RDNORM if self.accept_queue else Mask(0)
-        mask = Mask(0)
+            return EPOLLIN | EPOLLRDNORM if self.accept_queue else 0
+        mask = 0
         shutdown = self.sk_shutdown
         if shutdown == SHUTDOWN_MASK or state == TCP_CLOSE:
-            mask |= Mask.HUP
+            mask |= EPOLLHUP
         if shutdown & RCV_SHUTDOWN:
-            mask |= Mask.IN | Mask.RDNORM | Mask.RDHUP
+            mask |= EPOLLIN | EPOLLRDNORM | EPOLLRDHUP
         if state not in (TCP_SYN_SENT, TCP_SYN_RECV):
             if self.rcv_bytes >= self.target(0x7FFFFFFF) and self.rcv_bytes > 0:
-                mask |= Mask.IN | Mask.RDNORM
+                mask |= EPOLLIN | EPOLLRDNORM
             if not (shutdown & SEND_SHUTDOWN):
                 if self.stream_writeable():
-                    mask |= Mask.OUT | Mask.WRNORM
+                    mask |= EPOLLOUT | EPOLLWRNORM
                 else:
                     self.nospace = True
             else:
-                mask |= Mask.OUT | Mask.WRNORM
+                mask |= EPOLLOUT | EPOLLWRNORM
         if self.sk_err:
-            mask |= Mask.ERR
+            mask |= EPOLLERR
         return mask
 
     def set_rcvlowat(self, value: int) -> None:
@@ -337,18 +346,18 @@ class InetDgram(Sock):
 
     kind = "udp"
 
-    def poll(self, pt: PollTable | None) -> Mask:
+    def poll(self, pt: PollTable | None) -> int:
         """Linux: net/core/datagram.c:datagram_poll (udp_poll adds nothing here)."""
         poll_wait(self, self.wq, pt)
-        mask = Mask(0)
+        mask = 0
         if self.sk_err:
-            mask |= Mask.ERR
+            mask |= EPOLLERR
         if self.sk_shutdown & RCV_SHUTDOWN:
-            mask |= Mask.RDHUP | Mask.IN | Mask.RDNORM
+            mask |= EPOLLRDHUP | EPOLLIN | EPOLLRDNORM
         if self.sk_shutdown == SHUTDOWN_MASK:
-            mask |= Mask.HUP
+            mask |= EPOLLHUP
         if (self.sndbuf >> 1) > 0:  # sock_writeable: nothing is ever charged here
-            mask |= Mask.OUT | Mask.WRNORM | Mask.WRBAND
+            mask |= EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND
         return mask
 
     def write(self, n: int) -> int:

@@ -16,7 +16,7 @@ import errno
 import itertools
 from typing import Literal
 
-from muxsim.lang.masks import Mask, format_mask
+from muxsim.lang.masks import format_mask
 from muxsim.model.eventpoll import EventPoll, do_epoll_ctl
 from muxsim.model.inet import TCP_CLOSE, TCP_ESTABLISHED, TCP_LISTEN, InetDgram, TcpSock
 from muxsim.model.pipe import PipeEnd, PipeInodeInfo
@@ -39,6 +39,7 @@ class Kernel:
         self._ports = itertools.count(40000)
         self.explanation: list[str] = []
         self.labels: dict[int, str] = {}  # file serial -> the scenario name it was created as
+        self.epolls: dict[int, EventPoll] = {}  # epolls with interests (textbook edge checks)
 
     # -- bookkeeping -----------------------------------------------------
 
@@ -56,16 +57,25 @@ class Kernel:
     def trace(self, line: str) -> None:
         self.explanation.append(line)
 
-    def wake(self, head: WaitQueueHead, key: Mask | None, why: str) -> None:
+    def wake(self, head: WaitQueueHead, key: int | None, why: str) -> None:
         """``wake_up_interruptible_poll`` and friends: one exclusive waiter."""
         if head.active():
             self.trace(f"{why} -> wake {head.name} key {_key(key)}")
         head.wake_up(key)
 
-    def wake_all(self, head: WaitQueueHead, key: Mask | None, why: str) -> None:
+    def wake_all(self, head: WaitQueueHead, key: int | None, why: str) -> None:
         if head.active():
             self.trace(f"{why} -> wake all on {head.name} key {_key(key)}")
         head.wake_up_all(key)
+
+    def after_syscall(self) -> None:
+        """The textbook policy looks for readiness edges after every call."""
+        if self.semantics != "textbook" or not self.epolls:
+            return
+        for ep in list(self.epolls.values()):
+            ep.textbook_edges()
+            if not ep.items:
+                del self.epolls[ep.serial]
 
     # -- objects ---------------------------------------------------------
 
@@ -187,7 +197,7 @@ class Kernel:
 
     # -- epoll_ctl ---------------------------------------------------------
 
-    def epoll_ctl(self, epfd: int, op: str, fd: int, events: Mask, data: str) -> None:
+    def epoll_ctl(self, epfd: int, op: str, fd: int, events: int, data: str) -> None:
         """Linux: fs/eventpoll.c:do_epoll_ctl."""
         ef = self.fdt.fget(epfd)
         tf = self.fdt.fget(fd)
@@ -199,5 +209,5 @@ def _connect_pair(a: TcpSock, b: TcpSock) -> None:
     a.state = b.state = TCP_ESTABLISHED
 
 
-def _key(key: Mask | None) -> str:
+def _key(key: int | None) -> str:
     return "none" if key is None else format_mask(key)

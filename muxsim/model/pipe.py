@@ -28,15 +28,15 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
-from muxsim.lang.masks import Mask
+from muxsim.model.bits import EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDNORM, EPOLLWRNORM
 from muxsim.model.vfs import File, PollTable, oserror, poll_wait
 from muxsim.model.waitqueue import WaitQueueHead
 
 if TYPE_CHECKING:
     from muxsim.model.kernel import Kernel
 
-KEY_IN = Mask.IN | Mask.RDNORM
-KEY_OUT = Mask.OUT | Mask.WRNORM
+KEY_IN = EPOLLIN | EPOLLRDNORM
+KEY_OUT = EPOLLOUT | EPOLLWRNORM
 
 
 class PipeBuffer:
@@ -90,23 +90,23 @@ class PipeEnd(File):
             self.pipe.rd_wait.name = f"pipe({name}).rd_wait"
             self.pipe.wr_wait.name = f"pipe({name}).wr_wait"
 
-    def poll(self, pt: PollTable | None) -> Mask:
+    def poll(self, pt: PollTable | None) -> int:
         """Linux: fs/pipe.c:pipe_poll."""
         pipe = self.pipe
         pipe.poll_usage = True
         poll_wait(self, pipe.rd_wait, pt)
         poll_wait(self, pipe.wr_wait, pt)
-        mask = Mask(0)
+        mask = 0
         if self.readable:
             if not pipe.empty():
-                mask |= Mask.IN | Mask.RDNORM
+                mask |= EPOLLIN | EPOLLRDNORM
             if not pipe.writers:
-                mask |= Mask.HUP
+                mask |= EPOLLHUP
         else:
             if not pipe.full():
-                mask |= Mask.OUT | Mask.WRNORM
+                mask |= EPOLLOUT | EPOLLWRNORM
             if not pipe.readers:
-                mask |= Mask.ERR
+                mask |= EPOLLERR
         return mask
 
     def write(self, n: int) -> int:

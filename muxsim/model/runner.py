@@ -16,6 +16,7 @@ is ``HUNG`` at once, where the real kernel needs the watchdog to say so.
 from __future__ import annotations
 
 import errno
+import functools
 import math
 import os
 import platform
@@ -71,7 +72,7 @@ FILL_LIMIT = 1 << 30
 #: A statement may process at most this many SimPy events (a guard, not a rule).
 STEP_LIMIT = 1_000_000
 _SHUT = {"rd": 0, "wr": 1, "rdwr": 2}
-_POLL_ALWAYS = Mask.ERR | Mask.HUP | Mask.NVAL
+_POLL_ALWAYS = int(Mask.ERR | Mask.HUP | Mask.NVAL)
 
 
 def errno_name(exc: OSError) -> Errno:
@@ -84,6 +85,7 @@ def errno_name(exc: OSError) -> Errno:
     return Errno(errno.errorcode.get(code, f"E{code}"))
 
 
+@functools.cache
 def _version(package: str) -> str:
     try:
         return metadata.version(package)
@@ -177,6 +179,9 @@ class _SimRun:
         except OSError as exc:
             outcome = errno_name(exc)
         self.settle()
+        if self.kernel.semantics == "textbook":
+            self.kernel.after_syscall()
+            self.settle()
         return StatementResult(statement, outcome, self.env.now - began, (),
                                tuple(self.kernel.explanation))
 
@@ -250,7 +255,7 @@ class _SimRun:
                 code = k.so_error(self.need_fd(x))
                 return Number(0) if code == 0 else errno_name(OSError(code, os.strerror(code)))
             case Ctl(e, op, x, mask):
-                k.epoll_ctl(self.need_fd(e), op, self.need_fd(x), Mask(int(mask or 0)), x)
+                k.epoll_ctl(self.need_fd(e), op, self.need_fd(x), int(mask or 0), x)
                 return Ok()
             case Wait() | Poll() | Select():
                 return self.main_wait(action)
@@ -280,6 +285,14 @@ class _SimRun:
 
     def main_wait(self, call: WaitingCall) -> Outcome:
         task = Task(self.env, "main", self.kernel.trace)
+        if call.timeout == 0:
+            # A wait that may not sleep never yields: run it without a process.
+            gen = self.waiting(task, call)
+            try:
+                gen.send(None)
+            except StopIteration as stop:
+                return _checked(stop.value)
+            raise InvariantError("a wait with timeout 0 tried to sleep")
         proc = self.env.process(self.waiting(task, call))
         if not self.run_until(proc):
             self.kernel.trace("every task sleeps and no timer is pending: HUNG")
@@ -294,7 +307,7 @@ class _SimRun:
                 maxevents = call.max if call.max is not None else DEFAULT_MAXEVENTS
                 events = yield from ep_poll(self.kernel, task, self.need_fd(call.e),
                                             maxevents, call.timeout)
-                return Ready.of(events)
+                return Ready.of([(name, Mask(bits)) for name, bits in events])
             if isinstance(call, Poll):
                 return (yield from self.poll(task, call))
             return (yield from self.select(task, call))
@@ -304,19 +317,19 @@ class _SimRun:
             return Hung()
 
     def poll(self, task: Task, call: Poll) -> Generator[simpy.Event, Any, Outcome]:
-        items = [(name, self.fd(name), Mask(int(mask) & 0xFFFF)) for name, mask in call.items]
+        items = [(name, self.fd(name), int(mask) & 0xFFFF) for name, mask in call.items]
         wanted: dict[int, int] = {}
-        for _, fd, mask in items:
+        for _, fd, events in items:
             if fd >= 0:
-                wanted[fd] = int(wanted.get(fd, 0)) | int(mask)
-        fds = [(fd, Mask(bits)) for fd, bits in wanted.items()]
+                wanted[fd] = wanted.get(fd, 0) | events
+        fds = list(wanted.items())
         revents = yield from do_poll(self.kernel, task, fds, call.timeout)
         got = {fd: mask for (fd, _), mask in zip(fds, revents, strict=True) if mask}
         entries = []
-        for name, fd, mask in items:
-            bits = got.get(fd, Mask(0)) & (mask | _POLL_ALWAYS)
+        for name, fd, events in items:
+            bits = got.get(fd, 0) & (events | _POLL_ALWAYS)
             if bits:
-                entries.append((name, bits))
+                entries.append((name, Mask(bits)))
         return Ready.of(entries)
 
     def select(self, task: Task, call: Select) -> Generator[simpy.Event, Any, Outcome]:
@@ -369,7 +382,10 @@ class _SimRun:
 
 
 def _outcome(proc: simpy.Process) -> Outcome:
-    value = proc.value
+    return _checked(proc.value)
+
+
+def _checked(value: object) -> Outcome:
     if not isinstance(value, Number | Ok | Errno | Ready | Selected | Hung):
         raise InvariantError(f"a waiting process ended with {value!r}")
     return value

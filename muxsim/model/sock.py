@@ -23,7 +23,16 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
-from muxsim.lang.masks import Mask
+from muxsim.model.bits import (
+    EPOLLERR,
+    EPOLLIN,
+    EPOLLOUT,
+    EPOLLPRI,
+    EPOLLRDBAND,
+    EPOLLRDNORM,
+    EPOLLWRBAND,
+    EPOLLWRNORM,
+)
 from muxsim.model.vfs import File, oserror
 from muxsim.model.waitqueue import WaitQueueHead
 
@@ -34,8 +43,8 @@ RCV_SHUTDOWN = 1
 SEND_SHUTDOWN = 2
 SHUTDOWN_MASK = 3
 
-KEY_READABLE = Mask.IN | Mask.PRI | Mask.RDNORM | Mask.RDBAND
-KEY_WRITABLE = Mask.OUT | Mask.WRNORM | Mask.WRBAND
+KEY_READABLE = EPOLLIN | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND
+KEY_WRITABLE = EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND
 
 # include/net/tcp.h and include/net/sock.h on x86_64: the minimum buffers.
 SOCK_MIN_SNDBUF = 4608
@@ -79,7 +88,7 @@ class Sock(File):
     def error_report(self, why: str) -> None:
         """``sock_def_error_report``."""
         if not self.dead:
-            self.kernel.wake(self.wq, Mask.ERR, f"{why}: error on {self.label()}")
+            self.kernel.wake(self.wq, EPOLLERR, f"{why}: error on {self.label()}")
 
     def write_space(self, why: str, held: int = 0) -> None:
         """``sk_write_space``; each protocol says when there is space."""

@@ -21,15 +21,26 @@ from typing import Any
 
 import simpy
 
-from muxsim.lang.masks import Mask
+from muxsim.model.bits import (
+    EPOLLERR,
+    EPOLLHUP,
+    EPOLLIN,
+    EPOLLNVAL,
+    EPOLLOUT,
+    EPOLLPRI,
+    EPOLLRDBAND,
+    EPOLLRDNORM,
+    EPOLLWRBAND,
+    EPOLLWRNORM,
+)
 from muxsim.model.eventpoll import EventPoll
 from muxsim.model.kernel import Kernel
 from muxsim.model.vfs import File, PollTable, fput, get_file, oserror
 from muxsim.model.waitqueue import WaitQueueEntry, WaitQueueHead
 
-POLLIN_SET = Mask.RDNORM | Mask.RDBAND | Mask.IN | Mask.HUP | Mask.ERR
-POLLOUT_SET = Mask.WRBAND | Mask.WRNORM | Mask.OUT | Mask.ERR
-POLLEX_SET = Mask.PRI
+POLLIN_SET = EPOLLRDNORM | EPOLLRDBAND | EPOLLIN | EPOLLHUP | EPOLLERR
+POLLOUT_SET = EPOLLWRBAND | EPOLLWRNORM | EPOLLOUT | EPOLLERR
+POLLEX_SET = EPOLLPRI
 
 Proc = Generator[simpy.Event, Any, Any]
 
@@ -83,7 +94,7 @@ def _deadline(env: simpy.Environment, timeout: float) -> float:
 
 
 def ep_poll(kernel: Kernel, task: Task, epfd: int, maxevents: int,
-            timeout: float) -> Generator[simpy.Event, Any, list[tuple[str, Mask]]]:
+            timeout: float) -> Generator[simpy.Event, Any, list[tuple[str, int]]]:
     """Linux: fs/eventpoll.c:ep_poll (do_epoll_wait looks the descriptor up first)."""
     file = kernel.fdt.fget(epfd)
     if not isinstance(file, EventPoll):
@@ -120,7 +131,7 @@ def ep_poll(kernel: Kernel, task: Task, epfd: int, maxevents: int,
         fput(ep)
 
 
-def _autoremove_wake(entry: WaitQueueEntry, key: Mask | None) -> int:
+def _autoremove_wake(entry: WaitQueueEntry, key: int | None) -> int:
     """``ep_autoremove_wake_function``: wake the task and leave the queue."""
     task: Task = entry.private
     ret = task.try_to_wake_up()
@@ -147,7 +158,7 @@ class PollWqueues:
         self.entries.append((head, entry))
         self.task.entries = list(self.entries)
 
-    def pollwake(self, entry: WaitQueueEntry, key: Mask | None) -> int:
+    def pollwake(self, entry: WaitQueueEntry, key: int | None) -> int:
         """Linux: fs/select.c:pollwake."""
         if key is not None and not (key & entry.private):
             return 0
@@ -173,8 +184,8 @@ class PollWqueues:
             fput(file)
 
 
-def do_poll(kernel: Kernel, task: Task, fds: list[tuple[int, Mask]],
-            timeout: float) -> Generator[simpy.Event, Any, list[Mask]]:
+def do_poll(kernel: Kernel, task: Task, fds: list[tuple[int, int]],
+            timeout: float) -> Generator[simpy.Event, Any, list[int]]:
     """Linux: fs/select.c:do_sys_poll + do_poll + do_pollfd."""
     table = PollWqueues(kernel, task)
     pt = PollTable(table.qproc)
@@ -183,15 +194,15 @@ def do_poll(kernel: Kernel, task: Task, fds: list[tuple[int, Mask]],
     count = 0
     try:
         while True:
-            revents: list[Mask] = []
+            revents: list[int] = []
             for fd, events in fds:
-                mask = Mask(0)
+                mask = 0
                 if fd >= 0:
                     file = kernel.fdt.lookup(fd)
                     if file is None:
-                        mask = Mask.NVAL
+                        mask = EPOLLNVAL
                     else:
-                        filt = Mask(int(events) & 0xFFFF) | Mask.ERR | Mask.HUP
+                        filt = (events & 0xFFFF) | EPOLLERR | EPOLLHUP
                         pt.key = filt
                         mask = file.poll(pt) & filt
                 if mask:
@@ -231,7 +242,7 @@ def do_select(kernel: Kernel, task: Task, sets: tuple[list[int], list[int], list
                 if fd in wset:
                     key |= POLLOUT_SET
                 pt.key = key
-                mask = Mask.NVAL if file is None else file.poll(pt)
+                mask = EPOLLNVAL if file is None else file.poll(pt)
                 if mask & POLLIN_SET and fd in rset:
                     res[0].add(fd)
                     retval += 1

@@ -34,7 +34,16 @@ import errno
 from collections import deque
 from typing import TYPE_CHECKING, Literal
 
-from muxsim.lang.masks import Mask
+from muxsim.model.bits import (
+    EPOLLERR,
+    EPOLLHUP,
+    EPOLLIN,
+    EPOLLOUT,
+    EPOLLRDHUP,
+    EPOLLRDNORM,
+    EPOLLWRBAND,
+    EPOLLWRNORM,
+)
 from muxsim.model.sock import (
     KEY_WRITABLE,
     RCV_SHUTDOWN,
@@ -107,46 +116,46 @@ class UnixSock(Sock):
 
     # -- poll --------------------------------------------------------------
 
-    def poll(self, pt: PollTable | None) -> Mask:
+    def poll(self, pt: PollTable | None) -> int:
         poll_wait(self, self.wq, pt)
         if self.stype == "stream":
             return self.unix_poll()
         return self.unix_dgram_poll(pt)
 
-    def unix_poll(self) -> Mask:
+    def unix_poll(self) -> int:
         """Linux: net/unix/af_unix.c:unix_poll."""
-        mask = Mask(0)
+        mask = 0
         shutdown = self.sk_shutdown
         if self.sk_err:
-            mask |= Mask.ERR
+            mask |= EPOLLERR
         if shutdown == SHUTDOWN_MASK:
-            mask |= Mask.HUP
+            mask |= EPOLLHUP
         if shutdown & RCV_SHUTDOWN:
-            mask |= Mask.RDHUP | Mask.IN | Mask.RDNORM
+            mask |= EPOLLRDHUP | EPOLLIN | EPOLLRDNORM
         if self.rcvq:
-            mask |= Mask.IN | Mask.RDNORM
+            mask |= EPOLLIN | EPOLLRDNORM
         if self.state == TCP_CLOSE:
-            mask |= Mask.HUP
+            mask |= EPOLLHUP
         if self.unix_writable():
-            mask |= Mask.OUT | Mask.WRNORM | Mask.WRBAND
+            mask |= EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND
         return mask
 
-    def unix_dgram_poll(self, pt: PollTable | None) -> Mask:
+    def unix_dgram_poll(self, pt: PollTable | None) -> int:
         """Linux: net/unix/af_unix.c:unix_dgram_poll."""
-        mask = Mask(0)
+        mask = 0
         shutdown = self.sk_shutdown
         if self.sk_err:
-            mask |= Mask.ERR
+            mask |= EPOLLERR
         if shutdown & RCV_SHUTDOWN:
-            mask |= Mask.RDHUP | Mask.IN | Mask.RDNORM
+            mask |= EPOLLRDHUP | EPOLLIN | EPOLLRDNORM
         if shutdown == SHUTDOWN_MASK:
-            mask |= Mask.HUP
+            mask |= EPOLLHUP
         if self.rcvq:
-            mask |= Mask.IN | Mask.RDNORM
-        if not (poll_requested_events(pt) & (Mask.WRBAND | Mask.WRNORM | Mask.OUT)):
+            mask |= EPOLLIN | EPOLLRDNORM
+        if not (poll_requested_events(pt) & (EPOLLWRBAND | EPOLLWRNORM | EPOLLOUT)):
             return mask
         if self.unix_writable():
-            mask |= Mask.OUT | Mask.WRNORM | Mask.WRBAND
+            mask |= EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND
         return mask
 
     # -- data --------------------------------------------------------------

@@ -23,14 +23,13 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from muxsim.lang.masks import Mask
+from muxsim.model.bits import ALL_EVENTS
 from muxsim.model.waitqueue import WaitQueueHead
 
 if TYPE_CHECKING:
     from muxsim.model.eventpoll import EpItem
     from muxsim.model.kernel import Kernel
 
-ALL_EVENTS = Mask(0xFFFFFFFF)
 
 QueueProc = Callable[["File", WaitQueueHead, "PollTable"], None]
 
@@ -40,7 +39,7 @@ class PollTable:
 
     __slots__ = ("key", "qproc")
 
-    def __init__(self, qproc: QueueProc | None, key: Mask = ALL_EVENTS) -> None:
+    def __init__(self, qproc: QueueProc | None, key: int = ALL_EVENTS) -> None:
         self.qproc = qproc
         self.key = key
 
@@ -51,7 +50,7 @@ def poll_wait(file: File, head: WaitQueueHead, pt: PollTable | None) -> None:
         pt.qproc(file, head, pt)
 
 
-def poll_requested_events(pt: PollTable | None) -> Mask:
+def poll_requested_events(pt: PollTable | None) -> int:
     return pt.key if pt is not None else ALL_EVENTS
 
 
@@ -74,7 +73,7 @@ class File:
     def __repr__(self) -> str:
         return f"<{self.kind} #{self.serial}>"
 
-    def poll(self, pt: PollTable | None) -> Mask:
+    def poll(self, pt: PollTable | None) -> int:
         raise NotImplementedError
 
     def release(self) -> None:

@@ -27,10 +27,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from muxsim.lang.masks import Mask
-
 #: A callback: (entry, key) -> int. key is None for an unkeyed wakeup.
-WakeFunc = Callable[["WaitQueueEntry", Mask | None], int]
+WakeFunc = Callable[["WaitQueueEntry", int | None], int]
 
 
 class WaitQueueEntry:
@@ -89,7 +87,7 @@ class WaitQueueHead:
             self.entries.remove(entry)
             entry.head = None
 
-    def wake_up(self, key: Mask | None = None, nr_exclusive: int = 1) -> None:
+    def wake_up(self, key: int | None = None, nr_exclusive: int = 1) -> None:
         """``__wake_up_common``: call callbacks in order, honouring exclusivity."""
         for entry in list(self.entries):
             if entry.head is not self:
@@ -102,6 +100,6 @@ class WaitQueueHead:
                 if nr_exclusive == 0:
                     break
 
-    def wake_up_all(self, key: Mask | None = None) -> None:
+    def wake_up_all(self, key: int | None = None) -> None:
         """``wake_up_interruptible_all`` and friends: nr_exclusive = 0."""
         self.wake_up(key, nr_exclusive=0)
