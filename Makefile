@@ -1,12 +1,13 @@
 # muxsim: every target creates .venv and installs the project first.
 #   make test     mypy (strict), ruff, pytest
 #   make report   the catalogue on the real kernel, with a summary table
+#   make bench    pytest-benchmark suite (JSON in reports/bench/)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test lint typecheck pytest report clean
+.PHONY: install test lint typecheck pytest report bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +24,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest --benchmark-disable
+
+bench: $(STAMP)
+	mkdir -p reports/bench
+	$(BIN)/pytest tests/bench --benchmark-only --benchmark-json=reports/bench/latest.json -s
 
 test: typecheck lint pytest
 
