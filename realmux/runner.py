@@ -538,9 +538,14 @@ class _Run:
             raise _ebadf()
         token = len(self.interest_names) + 1
         code = {"add": libc.EPOLL_CTL_ADD, "mod": libc.EPOLL_CTL_MOD, "del": libc.EPOLL_CTL_DEL}
-        libc.epoll_ctl(efd, code[op], xfd, mask, token)
-        if op in ("add", "mod"):
-            self.interest_names[token] = x
+        # Name the token before the call: an add or mod of a ready file wakes
+        # sleeping waiters, which may translate the token before we return.
+        self.interest_names[token] = x
+        try:
+            libc.epoll_ctl(efd, code[op], xfd, mask, token)
+        except OSError:
+            del self.interest_names[token]
+            raise
         return Ok()
 
     def wait_call(self, call: WaitingCall, watchdog: float) -> Outcome:

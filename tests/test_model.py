@@ -22,10 +22,7 @@ from muxsim.model import SimKernel
 from tests.conftest import catalogue_files, independent_files
 
 #: Held-out scenarios the model does not reproduce yet, each with the reason.
-KNOWN_GAPS = {
-    "31-tcp-fill-drain": "TCP byte accounting (skb truesize, size goal, window) is a first "
-                         "approximation; the real fill is 65,482 (two MSS-sized skbs)",
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 def run_sim(text: str) -> ScenarioResult:
@@ -34,6 +31,8 @@ def run_sim(text: str) -> ScenarioResult:
 
 @pytest.mark.parametrize("path", catalogue_files(), ids=lambda p: p.stem)
 def test_model_meets_the_kernel_recorded_expectations(path: Path) -> None:
+    if path.stem in KNOWN_GAPS:
+        pytest.xfail(KNOWN_GAPS[path.stem])
     result = SimKernel().run(parse_file(str(path)), RunOptions())
     problems = [f"line {r.statement.where.line}: {r.statement.where.text.strip()}\n"
                 f"  expected {r.statement.expect}, model gave {r.outcome}\n  because " +
@@ -55,6 +54,8 @@ def test_model_on_the_held_out_set(path: Path) -> None:
 def test_model_and_kernel_agree_on_every_statement(path: Path) -> None:
     from realmux import RealKernel
 
+    if path.stem in KNOWN_GAPS:
+        pytest.xfail(KNOWN_GAPS[path.stem])
     scenario = parse_file(str(path))
     real = RealKernel().run(scenario, RunOptions())
     sim = SimKernel().run(scenario, RunOptions())

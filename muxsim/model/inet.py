@@ -76,8 +76,12 @@ class TcpSock(Sock):
         self.state = TCP_CLOSE
         self.peer: TcpSock | None = None
         self.rcv_bytes = 0
+        self.rcv_total = 0  # bytes ever received (rcv_nxt)
+        self.rcv_edge = kernel.profile.tcp_initial_window  # right edge of our window
+        self.max_window = kernel.profile.tcp_initial_window  # the peer's largest window
         self.done = False  # SOCK_DONE: a FIN arrived
         self.notsent = 0  # queued, not yet sent (window closed)
+        self.inflight = 0  # sent, dropped by the receiver for want of memory; to retransmit
         self.fin_pending = False  # a FIN queued behind notsent data
         self.nospace = False  # SOCK_NOSPACE
         self.notsent_lowat = 0xFFFFFFFF
@@ -89,7 +93,11 @@ class TcpSock(Sock):
     # -- buffers (approximate, see the module docstring) ---------------------
 
     def wmem_queued(self) -> int:
-        return self.kernel.profile.tcp_wmem_for(self.notsent)
+        """``sk_wmem_queued``: queued bytes plus each skb's own overhead (truesize)."""
+        queued = self.notsent + self.inflight
+        skbs = -(-queued // self.mss_now())
+        profile = self.kernel.profile
+        return profile.tcp_wmem_for(queued) + skbs * profile.tcp_skb_overhead
 
     def memory_free(self) -> bool:
         """``sk_stream_memory_free`` (wake = 0)."""
@@ -103,8 +111,25 @@ class TcpSock(Sock):
         return (self.notsent << 1) < self.notsent_lowat
 
     def window_free(self) -> int:
-        """Room the receiver still advertises."""
+        """Room left in the window this receiver has advertised (it never shrinks)."""
+        return max(0, self.rcv_edge - self.rcv_total)
+
+    def select_window(self) -> int:
+        """``__tcp_select_window``, roughly: the free space the buffer allows."""
         return max(0, self.kernel.profile.tcp_window_for(self.rcvbuf) - self.rcv_bytes)
+
+    def advertise(self) -> None:
+        """Send a window: the right edge moves out, never in (RFC 7323, tcp_select_window)."""
+        self.rcv_edge = max(self.rcv_edge, self.rcv_total + self.select_window())
+        peer = self.peer
+        if peer is not None:
+            peer.max_window = max(peer.max_window, self.rcv_edge - self.rcv_total)
+
+    def mss_now(self) -> int:
+        """``tcp_current_mss`` bounded by ``tcp_bound_to_half_wnd`` (half the largest window)."""
+        profile = self.kernel.profile
+        cutoff = self.max_window >> 1 if self.max_window > 536 else self.max_window
+        return max(1, min(profile.tcp_mss, cutoff)) if cutoff else profile.tcp_mss
 
     # -- poll ----------------------------------------------------------------
 
@@ -135,14 +160,20 @@ class TcpSock(Sock):
         return mask
 
     def set_rcvlowat(self, value: int) -> None:
-        super().set_rcvlowat(value)
+        """Linux: net/ipv4/tcp.c:tcp_set_rcvlowat: capped at half the receive buffer."""
+        if value < 0:
+            value = 0x7FFFFFFF
+        cap = (self.rcvbuf if self.rcvbuf_locked else self.kernel.profile.tcp_rmem_max) >> 1
+        value = min(value, cap)
+        self.rcvlowat = value or 1
         # tcp_set_rcvlowat: data already queued may now be enough.
         if self.rcv_bytes >= self.target(0x7FFFFFFF) and self.rcv_bytes:
             self.data_ready("setsockopt SO_RCVLOWAT")
 
     def setsockopt(self, option: str, value: int) -> None:
         if option == "notsent_lowat":
-            self.notsent_lowat = value & 0xFFFFFFFF
+            # tcp_notsent_lowat: 0 means net.ipv4.tcp_notsent_lowat (no limit by default).
+            self.notsent_lowat = (value & 0xFFFFFFFF) or self.kernel.profile.tcp_notsent_lowat
             self.write_space("setsockopt TCP_NOTSENT_LOWAT")
             return
         super().setsockopt(option, value)
@@ -156,29 +187,63 @@ class TcpSock(Sock):
     # -- the wire (instantaneous on loopback) ----------------------------------
 
     def push(self, why: str) -> None:
-        """Send what the peer's window takes; deliver it; take the ACK."""
+        """Send what the peer's window takes, a segment at a time; deliver; take the ACK.
+
+        ``tcp_write_xmit``: with Nagle off a segment goes if it fits the window
+        (``tcp_snd_wnd_test``); one that does not waits for the persist timer,
+        which the model does not run (XX: real loopback unsticks in ~0.2 s+).
+        ``tcp_data_queue``: a segment into an empty receive queue is always
+        taken; otherwise it is dropped while the queue holds more than
+        ``SO_RCVBUF`` (it stays queued at the sender until there is room).
+        """
         peer = self.peer
         if peer is None or self.state == TCP_CLOSE:
             return
-        if self.notsent:
+        if self.notsent or self.inflight:
             if peer.state in (TCP_CLOSE, TCP_TIME_WAIT) or (peer.dead and peer.sk_shutdown &
                                                             RCV_SHUTDOWN):
                 # Data for a socket that is closed: it answers with a RST.
                 peer.abort_on_data()
                 self.tcp_reset(f"{why}: RST from closed {peer.label()}")
                 return
-            moved = min(self.notsent, peer.window_free())
+            moved = self.retransmit(peer)
+            while self.notsent:
+                seg = min(self.notsent, self.mss_now())
+                if seg > peer.window_free():
+                    break  # waits for a window update (or the persist timer)
+                self.notsent -= seg
+                if peer.rcv_bytes and peer.rcv_bytes + seg > peer.rcvbuf:
+                    self.inflight += seg  # dropped: retransmitted once there is room
+                    peer.rcv_total += seg  # it used up window all the same
+                    continue
+                peer.rcv_bytes += seg
+                peer.rcv_total += seg
+                moved += seg
+                peer.advertise()
             if moved:
-                self.notsent -= moved
-                peer.rcv_bytes += moved
                 if peer.rcv_bytes >= peer.target(0x7FFFFFFF):
                     peer.data_ready(f"{why} ({moved} bytes arrive)")
                 if self.nospace:
                     self.write_space(f"{why} (ACK frees space)")
-        if self.fin_pending and not self.notsent:
+        if self.fin_pending and not self.notsent and not self.inflight:
             self.fin_pending = False
             peer.tcp_fin(why)
             self.fin_acked(why)
+
+    def retransmit(self, peer: TcpSock) -> int:
+        """Segments the receiver dropped arrive once it has room (the RTO timer, which
+        realmux waits for when it settles); returns the bytes delivered."""
+        moved = 0
+        while self.inflight:
+            seg = min(self.inflight, self.mss_now())
+            if peer.rcv_bytes and peer.rcv_bytes + seg > peer.rcvbuf:
+                break
+            self.inflight -= seg
+            peer.rcv_bytes += seg
+            moved += seg
+        if moved:
+            peer.advertise()
+        return moved
 
     def abort_on_data(self) -> None:
         if self.state != TCP_CLOSE:
@@ -244,18 +309,22 @@ class TcpSock(Sock):
         if self.sk_err or self.sk_shutdown & SEND_SHUTDOWN:
             err = self.sock_error()
             raise oserror(err or errno.EPIPE)
-        goal = self.kernel.profile.tcp_size_goal
         copied = 0
         while copied < n:
+            # tcp_sendmsg_locked: memory is checked when a new skb is started; an
+            # skb takes up to size_goal bytes (tcp_xmit_size_goal: half the
+            # peer's largest window), and a full skb is pushed at once.
             if not self.memory_free():
                 self.nospace = True
                 break
-            chunk = min(n - copied, goal)
+            chunk = min(n - copied, self.mss_now())
             self.notsent += chunk
             copied += chunk
+            self.push(f"send {self.label()}")
+            if self.state not in (TCP_ESTABLISHED, TCP_CLOSE_WAIT):
+                break
         if not copied and n:
             raise oserror(errno.EAGAIN)
-        self.push(f"send {self.label()}")
         return copied
 
     def read(self, n: int) -> int:
@@ -264,10 +333,18 @@ class TcpSock(Sock):
             raise oserror(errno.ENOTCONN)
         if self.rcv_bytes:
             got = min(n, self.rcv_bytes)
+            now = self.window_free()
             self.rcv_bytes -= got
-            if got and self.peer is not None:
-                # tcp_cleanup_rbuf: the window update lets the peer send more.
-                self.peer.push(f"recv {self.label()} (window update)")
+            peer = self.peer
+            if got and peer is not None and peer.inflight:
+                peer.push(f"recv {self.label()} (retransmission finds room)")
+            if got and self.peer is not None and not self.sk_shutdown & RCV_SHUTDOWN:
+                # tcp_cleanup_rbuf: a window update goes out only if the read
+                # at least doubled the window ("Lots" means "at least twice").
+                new = self.select_window()
+                if new and new >= 2 * now:
+                    self.advertise()
+                    self.peer.push(f"recv {self.label()} (window update)")
             return got
         if self.done:
             return 0

@@ -49,6 +49,12 @@ class Profile:
     tcp_wmem_default: int = 2626560
     tcp_rmem_default: int = 131072
     tcp_size_goal: int = 65483
+    tcp_mss: int = 65483
+    #: truesize of a TCP skb beyond its payload (alloc_skb_fclone(MAX_TCP_HEADER)).
+    tcp_skb_overhead: int = 1280
+    tcp_initial_window: int = 65483
+    tcp_rmem_max: int = 6291456
+    tcp_notsent_lowat: int = 0xFFFFFFFF
     tcp_window_num: int = 113152
     tcp_window_den: int = 131072
     #: Descriptors a scenario may hold (realmux's private range).

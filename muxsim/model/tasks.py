@@ -38,9 +38,11 @@ from muxsim.model.kernel import Kernel
 from muxsim.model.vfs import File, PollTable, fput, get_file, oserror
 from muxsim.model.waitqueue import WaitQueueEntry, WaitQueueHead
 
-POLLIN_SET = EPOLLRDNORM | EPOLLRDBAND | EPOLLIN | EPOLLHUP | EPOLLERR
-POLLOUT_SET = EPOLLWRBAND | EPOLLWRNORM | EPOLLOUT | EPOLLERR
-POLLEX_SET = EPOLLPRI
+# fs/select.c: a descriptor closed under a sleeping select shows up in every set
+# it was asked for (EPOLLNVAL is in all three).
+POLLIN_SET = EPOLLRDNORM | EPOLLRDBAND | EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLNVAL
+POLLOUT_SET = EPOLLWRBAND | EPOLLWRNORM | EPOLLOUT | EPOLLERR | EPOLLNVAL
+POLLEX_SET = EPOLLPRI | EPOLLNVAL
 
 Proc = Generator[simpy.Event, Any, Any]
 
