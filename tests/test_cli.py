@@ -180,3 +180,52 @@ def test_trace_records_follow_the_published_schema(tmp_path: Path) -> None:
         jsonschema.validate(json.loads(line), schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"type": "statement", "line": -1}, schema)
+
+
+@pytest.mark.real_kernel
+def test_check_agreeing_scenario_exits_0(tmp_path: Path) -> None:
+    path = write(tmp_path, "same.mux", PASSING)
+    code, out, _ = invoke("check", str(path))
+    assert code == 0, out
+    assert f"SAME {path}" in out
+    assert "1 agree, 0 diverge" in out
+
+
+@pytest.mark.real_kernel
+def test_check_json_reports_each_scenario(tmp_path: Path) -> None:
+    path = write(tmp_path, "same.mux", PASSING)
+    code, out, _ = invoke("check", str(path), "--json")
+    assert code == 0
+    (record,) = [json.loads(line) for line in out.splitlines()]
+    assert record == {"type": "check", "scenario": str(path), "statements": 3,
+                      "divergences": 0}
+
+
+@pytest.mark.real_kernel
+def test_run_on_both_reports_agreement(tmp_path: Path) -> None:
+    path = write(tmp_path, "same.mux", PASSING)
+    code, out, _ = invoke("run", str(path), "--on", "both")
+    assert code == 0, out
+    assert f"SAME {path}" in out
+    assert "1 agree on every statement, 0 differ" in out
+
+
+def test_side_by_side_marks_the_first_divergence() -> None:
+    from muxsim.cli import side_by_side
+    from muxsim.compare import divergences
+    from muxsim.lang import parse
+    from muxsim.lang.outcomes import Number
+    from muxsim.lang.results import ScenarioResult, StatementResult
+
+    scenario = parse("pipe r w\nsend w 3\nrecv r 9\n", "x.mux")
+    real = ScenarioResult(scenario, "real", tuple(
+        StatementResult(s, Number(n)) for s, n in zip(scenario.statements, [0, 3, 3],
+                                                     strict=True)))
+    sim = ScenarioResult(scenario, "sim", tuple(
+        StatementResult(s, Number(n), explain=("pipe_read took 2",) if n == 2 else ())
+        for s, n in zip(scenario.statements, [0, 3, 2], strict=True)))
+    found = divergences(real, sim)
+    assert [d.line for d in found] == [3]
+    text = side_by_side(real, sim, found[0], context=1)
+    assert ">>line 3  recv r 9" in text
+    assert "pipe_read took 2" in text
