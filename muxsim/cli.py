@@ -23,7 +23,7 @@ import click
 
 from muxsim import __version__
 from muxsim.backends import BACKENDS, get_backend
-from muxsim.compare import Divergence, divergences
+from muxsim.compare import Divergence, divergences, side_by_side
 from muxsim.files import write_atomic, write_jsonl_atomic
 from muxsim.lang.errors import InvariantError, ScenarioError
 from muxsim.lang.parser import parse_file
@@ -445,23 +445,67 @@ def check(paths: tuple[str, ...], watchdog: float, context: int, as_json: bool) 
     _guarded(body)
 
 
-def side_by_side(real: ScenarioResult, sim: ScenarioResult, first: Divergence,
-                 context: int) -> str:
-    """Both traces around the first divergence, with the model's reasons."""
-    lo = max(0, first.index - context)
-    hi = min(len(real.results), first.index + context + 1)
-    rows = [(f"line {r.statement.where.line}", format_action(r.statement.action), str(r.outcome),
-             str(s.outcome)) for r, s in zip(real.results[lo:hi], sim.results[lo:hi],
-                                            strict=True)]
-    w0 = max(len(r[0]) for r in rows)
-    w1 = max([len(r[1]) for r in rows] + [len("statement")])
-    w2 = max([len(r[2]) for r in rows] + [len("real kernel")])
-    out = [f"DIVERGE {real.scenario.path}: first at line {first.line}",
-           f"    {'':<{w0}}  {'statement':<{w1}}  {'real kernel':<{w2}}  model"]
-    for i, (where, text, a, b) in enumerate(rows, start=lo):
-        mark = ">>" if i == first.index else "  "
-        out.append(f"  {mark}{where:<{w0}}  {text:<{w1}}  {a:<{w2}}  {b}")
-    out.append("  the model's explanation of its outcome:")
-    out.extend(f"    {step}" for step in first.right.explain or ("(no wakeups, callbacks or "
-                                                                 "harvests were involved)",))
-    return "\n".join(out)
+@main.command()
+@click.option("--examples", type=click.IntRange(min=1), default=None,
+              help="scenarios to generate [default: from --profile]")
+@click.option("--seed", "seed_value", type=int, default=None,
+              help="Hypothesis seed (the same seed draws the same scenarios) [default: random]")
+@click.option("--profile", type=click.Choice(["dev", "ci", "nightly"]), default="dev",
+              show_default=True, help="how many examples: dev 200, ci 500, nightly 20,000")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="worker processes (each with its own seed and share of examples)")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              default="models/regressions", show_default=True,
+              help="where shrunk divergences are written as .mux files")
+@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+def fuzz(examples: int | None, seed_value: int | None, profile: str, jobs: int, out_dir: str,
+         as_json: bool) -> None:
+    """Differential property test: generated scenarios on the model and the real kernel.
+
+    Every divergence is shrunk by Hypothesis to a minimal scenario and written
+    into OUT with its expectations recorded from the real kernel. Exit code 1
+    if any divergence was found.
+
+    \b
+    Examples:
+      muxsim fuzz --examples 2000 --seed 1
+      muxsim fuzz --profile nightly --jobs 2
+    """
+    from muxsim.fuzz import PROFILES, default_seed, fuzz_parallel
+
+    def body() -> int:
+        count = examples or PROFILES[profile]
+        chosen = default_seed() if seed_value is None else seed_value
+        shown = [0.0]
+
+        def progress(done: int) -> None:
+            now = time.monotonic()
+            if not as_json and (now - shown[0] > 0.5 or done >= count):
+                shown[0] = now
+                bar = "#" * int(30 * min(done, count) / count)
+                click.echo(f"\r[{bar:<30}] {done}/{count} examples", nl=False, err=True)
+
+        report = fuzz_parallel(count, chosen, jobs, out_dir, progress)
+        if as_json:
+            click.echo(json.dumps({
+                "examples": report.examples, "statements": report.statements,
+                "divergences": report.divergences, "seed": chosen, "jobs": jobs,
+                "elapsed": round(report.elapsed, 3), "written": report.written,
+                "statistics": dict(sorted(report.stats.items())),
+            }, sort_keys=True))
+        else:
+            click.echo("", err=True)
+            rate = report.examples / report.elapsed if report.elapsed else 0.0
+            verdict = ("no divergence" if not report.divergences else
+                       f"{report.divergences} divergence(s), shrunk and written to " +
+                       ", ".join(report.written))
+            click.echo(f"{report.examples} examples ({report.statements} statements) with seed "
+                       f"{chosen} in {report.elapsed:.1f}s ({rate:.1f} examples/s): {verdict}")
+            click.echo("statistics:")
+            total = sum(v for k, v in report.stats.items() if k.startswith("statement "))
+            for key, value in sorted(report.stats.items(), key=lambda kv: (-kv[1], kv[0])):
+                share = f"{100 * value / total:5.1f}%" if total else ""
+                click.echo(f"  {key:<32} {value:>7}  {share}")
+        return EXIT_MISMATCH if report.divergences else EXIT_OK
+
+    _guarded(body)

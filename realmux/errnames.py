@@ -8,8 +8,6 @@ statements. ``BlockingIOError`` is just ``OSError`` with ``EAGAIN``.
 
 from __future__ import annotations
 
-import errno
-
 from muxsim.lang.outcomes import Errno
 
 
@@ -18,6 +16,4 @@ def errno_name(exc: OSError) -> Errno:
     code = exc.errno
     if code is None:
         raise exc
-    if code == errno.EWOULDBLOCK:  # the same value as EAGAIN on Linux; one name
-        return Errno("EAGAIN")
-    return Errno(errno.errorcode.get(code, f"E{code}"))
+    return Errno.of(code)

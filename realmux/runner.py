@@ -131,6 +131,10 @@ class RealKernel:
     def environment(self) -> dict[str, str]:
         return environment()
 
+    def open(self, options: RunOptions | None = None) -> _Run:
+        """A session that runs statements one at a time; close it when done."""
+        return _Run(Scenario(()), options or RunOptions())
+
     def run(self, scenario: Scenario, options: RunOptions | None = None) -> ScenarioResult:
         opts = options or RunOptions()
         began = time.monotonic()

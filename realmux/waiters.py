@@ -46,7 +46,7 @@ _WAIT_SYSCALLS = {
     "x86_64": {7, 23, 232, 270, 271, 281, 441},
     "aarch64": {22, 72, 73, 441},
 }
-SLICE = 0.2
+SLICE = 0.02
 
 
 def _machine() -> str:

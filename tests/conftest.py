@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,11 +25,3 @@ def catalogue_files() -> list[Path]:
 def independent_files() -> list[Path]:
     return sorted(INDEPENDENT.glob("*.mux"))
 
-
-@pytest.fixture(scope="session")
-def real_kernel() -> object:
-    if not sys.platform.startswith("linux"):
-        pytest.skip("the real-kernel backend needs Linux")
-    from realmux import RealKernel
-
-    return RealKernel()

@@ -211,8 +211,7 @@ def test_run_on_both_reports_agreement(tmp_path: Path) -> None:
 
 
 def test_side_by_side_marks_the_first_divergence() -> None:
-    from muxsim.cli import side_by_side
-    from muxsim.compare import divergences
+    from muxsim.compare import divergences, side_by_side
     from muxsim.lang import parse
     from muxsim.lang.outcomes import Number
     from muxsim.lang.results import ScenarioResult, StatementResult

@@ -19,6 +19,7 @@ as one.
 
 from __future__ import annotations
 
+import errno
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from typing import TypeAlias
 from muxsim.lang.masks import Mask, MaskSyntaxError, format_mask, parse_mask
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_ERRNO_NAMES = {errno.EAGAIN: "EAGAIN", errno.EOPNOTSUPP: "EOPNOTSUPP",
+                errno.EDEADLK: "EDEADLK"}
 _ERRNO = re.compile(r"E[A-Z0-9]+\Z")
 
 
@@ -47,6 +50,16 @@ class Ok:
 @dataclass(frozen=True, slots=True)
 class Errno:
     name: str
+
+    @classmethod
+    def of(cls, code: int) -> Errno:
+        """The canonical name of an errno value.
+
+        Where Linux gives one value two names, the kernel's own spelling
+        wins: ``EAGAIN`` (not ``EWOULDBLOCK``), ``EOPNOTSUPP`` (not
+        ``ENOTSUP``), ``EDEADLK`` (not ``EDEADLOCK``).
+        """
+        return cls(_ERRNO_NAMES.get(code) or errno.errorcode.get(code, f"E{code}"))
 
     def __str__(self) -> str:
         return self.name

@@ -58,11 +58,21 @@ class RunOptions:
     semantics: str = "linux"  # the model's policy: "linux" or "textbook"
 
 
+class Session(Protocol):
+    """One scenario being run a statement at a time (lockstep testing)."""
+
+    def execute(self, statement: Statement) -> StatementResult: ...
+
+    def close(self) -> None: ...
+
+
 class Backend(Protocol):
     """A way to run scenarios: the real kernel, or the model."""
 
     name: str
 
     def run(self, scenario: Scenario, options: RunOptions) -> ScenarioResult: ...
+
+    def open(self, options: RunOptions) -> Session: ...
 
     def environment(self) -> dict[str, str]: ...

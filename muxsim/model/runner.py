@@ -80,9 +80,7 @@ def errno_name(exc: OSError) -> Errno:
     code = exc.errno
     if code is None:
         raise InvariantError(f"OSError without errno from the model: {exc!r}")
-    if code == errno.EWOULDBLOCK:
-        return Errno("EAGAIN")
-    return Errno(errno.errorcode.get(code, f"E{code}"))
+    return Errno.of(code)
 
 
 @functools.cache
@@ -112,6 +110,10 @@ class SimKernel:
             "profile": self.profile.name,
         }
 
+    def open(self, options: RunOptions | None = None) -> _SimRun:
+        """A session that runs statements one at a time."""
+        return _SimRun(self.profile, options or RunOptions())
+
     def run(self, scenario: Scenario, options: RunOptions | None = None) -> ScenarioResult:
         opts = options or RunOptions()
         run = _SimRun(self.profile, opts)
@@ -138,6 +140,9 @@ class _SimRun:
         self.ports: dict[str, int] = {}
         self.waiters: dict[str, _Waiter] = {}
         self.steps = 0
+
+    def close(self) -> None:
+        """Nothing to release: the model holds no real resources."""
 
     # -- time --------------------------------------------------------------
 

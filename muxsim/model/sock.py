@@ -118,9 +118,15 @@ class Sock(File):
         elif option == "linger":
             self.linger = None if value < 0 else value
         elif option == "notsent_lowat":
-            raise oserror(errno.ENOPROTOOPT)
+            # An IPPROTO_TCP option: AF_UNIX has no protocol options
+            # (sock_no_setsockopt-like: EOPNOTSUPP); UDP's ip_setsockopt
+            # does not know the level (ENOPROTOOPT).
+            raise oserror(self.foreign_level_errno)
         else:
             raise oserror(errno.ENOTSOCK) if option == "pipesize" else oserror(errno.EINVAL)
+
+    #: What setsockopt answers for another protocol's level (IPPROTO_TCP).
+    foreign_level_errno = errno.ENOPROTOOPT
 
     def set_rcvlowat(self, value: int) -> None:
         """``sk_setsockopt(SO_RCVLOWAT)``: a negative value is INT_MAX, 0 is 1."""

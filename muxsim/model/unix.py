@@ -75,6 +75,8 @@ class Skb:
 class UnixSock(Sock):
     """An AF_UNIX socket, stream or datagram."""
 
+    foreign_level_errno = errno.EOPNOTSUPP
+
     def __init__(self, kernel: Kernel, stype: Literal["stream", "dgram"]) -> None:
         super().__init__(kernel)
         self.stype = stype
