@@ -47,10 +47,9 @@ def test_model_and_kernel_agree_on_generated_scenarios(scenario: Scenario) -> No
     check_scenario(scenario)
 
 
-@pytest.mark.real_kernel
-class TestLockstep(KernelStateMachine.TestCase):  # type: ignore[name-defined,misc]
-    settings = settings(max_examples=15, stateful_step_count=25, deadline=None,
-                        suppress_health_check=[HealthCheck.too_slow])
+TestLockstep = pytest.mark.real_kernel(KernelStateMachine.TestCase)
+TestLockstep.settings = settings(max_examples=15, stateful_step_count=25, deadline=None,
+                                 suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.mark.real_kernel
