@@ -404,8 +404,8 @@ class _Run:
             raise
         file = OpenFile("tcp")
         fd = self.fds.install(new, file)
-        file.local, file.remote = _addresses(fd)
         self.bind(server, fd)
+        file.local, file.remote = _addresses(fd)
         return Ok()
 
     def close_conditions(self, fd: int) -> list[tcpsettle.Condition]:
@@ -720,10 +720,23 @@ def _private_dup(fd: int) -> int:
     return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, RANGE_HIGH)
 
 
-def _addresses(fd: int) -> tuple[tuple[str, int], tuple[str, int]]:
+def _addresses(fd: int) -> tuple[tuple[str, int] | None, tuple[str, int] | None]:
+    """(local, remote) of a TCP socket; None for what it no longer has.
+
+    A connection reset before ``accept`` is still handed out, and then has
+    no peer (``getpeername`` says ENOTCONN): that is not a failed accept.
+    """
     view = socket.socket(fileno=fd)
     try:
-        return view.getsockname(), view.getpeername()
+        try:
+            local = view.getsockname()
+        except OSError:
+            local = None
+        try:
+            remote = view.getpeername()
+        except OSError:
+            remote = None
+        return local, remote
     finally:
         view.detach()
 

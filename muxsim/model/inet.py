@@ -166,8 +166,8 @@ class TcpSock(Sock):
         cap = (self.rcvbuf if self.rcvbuf_locked else self.kernel.profile.tcp_rmem_max) >> 1
         value = min(value, cap)
         self.rcvlowat = value or 1
-        # tcp_set_rcvlowat: data already queued may now be enough.
-        if self.rcv_bytes >= self.target(0x7FFFFFFF) and self.rcv_bytes:
+        # tcp_data_ready: readable by the new mark, or a FIN arrived.
+        if (self.rcv_bytes and self.rcv_bytes >= self.rcvlowat) or self.done:
             self.data_ready("setsockopt SO_RCVLOWAT")
 
     def setsockopt(self, option: str, value: int) -> None:
@@ -200,11 +200,16 @@ class TcpSock(Sock):
         if peer is None or self.state == TCP_CLOSE:
             return
         if self.notsent or self.inflight:
-            if peer.state in (TCP_CLOSE, TCP_TIME_WAIT) or (peer.dead and peer.sk_shutdown &
-                                                            RCV_SHUTDOWN):
-                # Data for a socket that is closed: it answers with a RST.
-                peer.abort_on_data()
+            if peer.state in (TCP_CLOSE, TCP_TIME_WAIT):
+                # Data for a socket that is gone: the answer is a RST.
                 self.tcp_reset(f"{why}: RST from closed {peer.label()}")
+                return
+            if peer.state in (TCP_FIN_WAIT1, TCP_FIN_WAIT2) and \
+                    peer.sk_shutdown & RCV_SHUTDOWN:
+                # tcp_rcv_state_process: "RFC 1122 says we MUST send a reset"
+                # (TCPAbortOnData): the receiver resets itself, then us.
+                peer.tcp_reset(f"{why}: data after {peer.label()} shut down reading")
+                self.tcp_reset(f"{why}: RST from {peer.label()}")
                 return
             moved = self.retransmit(peer)
             while self.notsent:
@@ -221,7 +226,7 @@ class TcpSock(Sock):
                 moved += seg
                 peer.advertise()
             if moved:
-                if peer.rcv_bytes >= peer.target(0x7FFFFFFF):
+                if peer.rcv_bytes >= peer.target(0x7FFFFFFF) or peer.done:
                     peer.data_ready(f"{why} ({moved} bytes arrive)")
                 if self.nospace:
                     self.write_space(f"{why} (ACK frees space)")
@@ -244,10 +249,6 @@ class TcpSock(Sock):
         if moved:
             peer.advertise()
         return moved
-
-    def abort_on_data(self) -> None:
-        if self.state != TCP_CLOSE:
-            self.state = TCP_CLOSE
 
     def tcp_fin(self, why: str) -> None:
         """Linux: net/ipv4/tcp_input.c:tcp_fin."""
@@ -422,6 +423,11 @@ class InetDgram(Sock):
     """An unconnected UDP socket."""
 
     kind = "udp"
+
+    def write_space(self, why: str, held: int = 0) -> None:
+        """``sock_def_write_space``: writable while at most half the buffer is charged."""
+        if not self.dead and (1 + held) << 1 <= self.sndbuf:
+            self.kernel.wake(self.wq, KEY_WRITABLE, f"{why}: write space on {self.label()}")
 
     def poll(self, pt: PollTable | None) -> int:
         """Linux: net/core/datagram.c:datagram_poll (udp_poll adds nothing here)."""

@@ -12,8 +12,9 @@ The facts (Linux 6.x):
   pages, a page each (``pipe_write``). A non-blocking write that finds no
   free slot writes what it could, or fails with ``EAGAIN``; with no reader
   left it fails with ``EPIPE``.
-* Both ends wait on both queues (``pipe_poll`` calls ``poll_wait`` on
-  ``rd_wait`` and ``wr_wait``). A write wakes ``rd_wait`` (key IN) if the
+* The read end waits on ``rd_wait``, the write end on ``wr_wait``
+  (``pipe_poll`` calls ``poll_wait`` by the file's mode). A write wakes
+  ``rd_wait`` (key IN) if the
   pipe was empty, or always once the pipe has been polled
   (``poll_usage``: "Epoll nonsensically wants a wakeup whether the pipe
   was already empty or not"), even when it wrote nothing. A read wakes
@@ -94,8 +95,12 @@ class PipeEnd(File):
         """Linux: fs/pipe.c:pipe_poll."""
         pipe = self.pipe
         pipe.poll_usage = True
-        poll_wait(self, pipe.rd_wait, pt)
-        poll_wait(self, pipe.wr_wait, pt)
+        # Each end waits on its own queue only (FMODE_READ: rd_wait,
+        # FMODE_WRITE: wr_wait).
+        if self.readable:
+            poll_wait(self, pipe.rd_wait, pt)
+        else:
+            poll_wait(self, pipe.wr_wait, pt)
         mask = 0
         if self.readable:
             if not pipe.empty():
