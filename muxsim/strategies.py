@@ -115,6 +115,8 @@ class GenState:
     listener_files: dict[str, int] = field(default_factory=dict)  # listener name -> file id
     file_ids: int = 0
     uncertain: bool = False  # the shadow table may be wrong (a listener was shut down)
+    nested: bool = False  # an epoll was added to an epoll
+    running: dict[str, tuple[str, frozenset[int]]] = field(default_factory=dict)
 
     def fresh(self, prefix: str) -> Name:
         self.counter += 1
@@ -288,6 +290,11 @@ def readiness(draw: Any, state: GenState, main: bool = True) -> Action:
         e = Name(draw(st.sampled_from(epolls)))
         op = draw(st.sampled_from(("add", "add", "add", "mod", "del")))
         x = Name(draw(st.sampled_from(state.names())))
+        if op == "add" and state.kind_now(x) == "epoll":
+            if any(touch for _, touch in state.running.values()):
+                op = "del"  # rule: no new nesting under a waiter (nondeterminism.md)
+            else:
+                state.nested = True
         return Ctl(e, op, x, None if op == "del" else _mask(draw, epoll=True))
     return waiting_call(draw, state, forever=not main)
 
@@ -328,15 +335,59 @@ def lifetime(draw: Any, state: GenState) -> Action:
     return Dup(new, x)
 
 
+def touches(state: GenState, call: WaitingCall) -> frozenset[int]:
+    """The epoll files a waiting call sleeps on or polls."""
+    if isinstance(call, Wait):
+        names: list[str] = [call.e]
+    elif isinstance(call, Poll):
+        names = [n for n, _ in call.items]
+    else:
+        names = [*call.r, *call.w, *call.x]
+    files = {state.file_now(n) for n in names if state.kind_now(n) == "epoll"}
+    return frozenset(f for f in files if f is not None)
+
+
+def races(state: GenState, call: WaitingCall) -> bool:
+    """Whether ``call`` in a new waiter could race a running one on the real kernel.
+
+    Two waiters woken by one event run at the same time on the real kernel.
+    On one plain epoll, ``epoll_wait`` sleepers are woken one at a time and
+    harvest under the epoll's mutex in a fixed order, so that is safe; but a
+    ``poll``/``select`` of the epoll descriptor racing an ``epoll_wait`` on
+    it, or waiters on nested epolls, see the ready list in whatever order
+    the scheduler picks (docs/nondeterminism.md).
+    """
+    mine = touches(state, call)
+    if not mine:
+        return False
+    for kind, theirs in state.running.values():
+        if not theirs:
+            continue
+        if state.nested or (mine & theirs and not (kind == "wait" and isinstance(call, Wait))):
+            return True
+    return False
+
+
 def concurrency(draw: Any, state: GenState) -> Action:
     if state.waiters and (len(state.waiters) >= state.limits.max_waiters or draw(st.booleans())):
-        t = draw(st.sampled_from(state.waiters))
-        state.waiters.remove(t)
-        state.joined.add(t)
-        return Join(Name(t))
+        return join_one(draw, state)
+    call = waiting_call(draw, state, forever=True)
+    if races(state, call):
+        if not state.waiters:  # pragma: no cover - a race needs a running waiter
+            raise AssertionError("race without a running waiter")
+        return join_one(draw, state)
     t = state.fresh("T")
     state.waiters.append(t)
-    return Spawn(t, waiting_call(draw, state, forever=True))
+    state.running[t] = ("wait" if isinstance(call, Wait) else "other", touches(state, call))
+    return Spawn(t, call)
+
+
+def join_one(draw: Any, state: GenState) -> Action:
+    t = draw(st.sampled_from(state.waiters))
+    state.waiters.remove(t)
+    state.running.pop(t, None)
+    state.joined.add(t)
+    return Join(Name(t))
 
 
 def next_action(draw: Any, state: GenState) -> Action:
@@ -365,6 +416,7 @@ def closing_joins(state: GenState) -> Iterable[Statement]:
     """Join every waiter still running, so its outcome is compared too."""
     for t in list(state.waiters):
         state.waiters.remove(t)
+        state.running.pop(t, None)
         yield Statement(Join(Name(t)))
 
 

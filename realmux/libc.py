@@ -29,6 +29,7 @@ _libc.recv.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_
 _libc.recv.restype = ctypes.c_ssize_t
 
 _libc.epoll_ctl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
+_libc.epoll_wait.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
 
 MSG_NOSIGNAL = 0x4000
 EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD = 1, 2, 3
@@ -105,3 +106,18 @@ def epoll_ctl(epfd: int, op: int, fd: int, events: int, data: int) -> None:
     event = EpollEvent(events & 0xFFFFFFFF, data)
     if _libc.epoll_ctl(epfd, op, fd, ctypes.byref(event)) != 0:
         raise _fail()
+
+
+def epoll_wait(epfd: int, maxevents: int, timeout_ms: int) -> list[tuple[int, int]]:
+    """One ``epoll_wait`` call, never retried: EINTR comes back as ``OSError``.
+
+    Spawned waiters use this rather than ``select.epoll.poll``, which retries
+    after a signal (PEP 475): a single call that a signal can end is the only
+    way to cancel a waiter without changing what it observes (a new call
+    would queue the thread again at the head of ``ep->wq``).
+    """
+    events = (EpollEvent * maxevents)()
+    n = int(_libc.epoll_wait(epfd, events, maxevents, timeout_ms))
+    if n < 0:
+        raise _fail()
+    return [(int(events[i].data & 0xFFFFFFFF), int(events[i].events)) for i in range(n)]

@@ -74,7 +74,7 @@ from muxsim.lang.syntax import (
     Wait,
     WaitingCall,
 )
-from realmux import libc, tcpsettle
+from realmux import interrupt, libc, tcpsettle
 from realmux.errnames import errno_name
 from realmux.fdspace import RANGE_HIGH, RANGE_LOW, FdSpace, FileKind, OpenFile
 from realmux.waiters import Waiter
@@ -171,6 +171,7 @@ class _Run:
         self.waiters: dict[str, Waiter] = {}
         self.pending: list[tcpsettle.Condition] = []
         self.notes: list[str] = []
+        self.waiters_quiet = True  # every waiter was asleep or done after the last statement
 
     # -- bookkeeping -----------------------------------------------------
 
@@ -233,14 +234,31 @@ class _Run:
 
         The model does the same (it runs every process woken at the current
         instant before the next statement), so a woken waiter's harvest never
-        races the statements that follow.
+        races the statements that follow. A woken waiter may wake another
+        (``ep_done_scan`` passes a level-triggered event on), so one look is
+        not enough: the waiters are quiet when two looks in a row find each
+        one asleep or finished *and* not scheduled in between (the thread's
+        schedule count in ``/proc/self/task/<tid>/schedstat`` has not moved).
         """
-        for waiter in self.waiters.values():
-            if not waiter.finished:
-                state = waiter.wait_asleep(SETTLE_BOUND)
-                if not state.asleep and not waiter.finished:
-                    self.notes.append(f"waiter {waiter.name} not seen asleep "
-                                      f"(wchan={state.wchan or '?'})")
+        if not self.waiters:
+            self.waiters_quiet = True
+            return
+        deadline = time.monotonic() + SETTLE_BOUND
+        previous: tuple[tuple[str, bool, int], ...] | None = None
+        quiet = False
+        while time.monotonic() < deadline:
+            for waiter in self.waiters.values():
+                if not waiter.finished:
+                    waiter.wait_asleep(max(0.0, deadline - time.monotonic()))
+            snapshot = tuple((w.name, w.finished, w.activity()) for w in self.waiters.values())
+            if snapshot == previous:
+                quiet = True
+                break
+            previous = snapshot
+        if not quiet:
+            self.notes.append("waiters did not settle within "
+                              f"{SETTLE_BOUND}s (a waiter kept running)")
+        self.waiters_quiet = quiet
 
     def dispatch(self, action: Action, statement: Statement) -> Outcome:
         match action:
@@ -324,6 +342,11 @@ class _Run:
                 if waiter is None:
                     raise self.scenario_error(statement, f"no running waiter {t!r}",
                                               "spawn it first")
+                if not waiter.finished and math.isinf(waiter.timeout) and self.waiters_quiet:
+                    # Asleep since the last statement, with no timer and no one
+                    # left to wake it: it never returns.
+                    waiter.cancel()
+                    return Hung()
                 return waiter.join(self.options.watchdog)
             case Sleep(seconds):
                 time.sleep(seconds)
@@ -553,8 +576,15 @@ class _Run:
         return Ok()
 
     def wait_call(self, call: WaitingCall, watchdog: float) -> Outcome:
-        """Run one wait on the main thread: inf is bounded by the watchdog (then HUNG)."""
-        seconds = watchdog if math.isinf(call.timeout) else call.timeout
+        """Run one wait on the main thread.
+
+        ``timeout=inf`` is decided at once: the main thread is the only actor,
+        TCP has settled and every waiter sleeps, so if nothing is ready now
+        nothing ever will be, and the call would never return (HUNG). The
+        probe is a call with timeout 0, which has no side effect when nothing
+        is ready and returns exactly what the blocking call would otherwise.
+        """
+        seconds = 0.0 if math.isinf(call.timeout) else call.timeout
         prepared = self.prepare(call)
         try:
             outcome = prepared.once(seconds)
@@ -577,9 +607,9 @@ class _Run:
         except OSError as exc:
             failed: Outcome = errno_name(exc)
             prepared = _Failed(failed)
-        interrupt = prepared.enable_interrupt() if not isinstance(call, Wait) else None
+        stopper = prepared.enable_interrupt()
         waiter = Waiter(t, prepared.once, call.timeout, prepared.empty, prepared.release,
-                        interrupt)
+                        stopper)
         self.waiters[t] = waiter
         waiter.start()
         state = waiter.wait_asleep(max(SETTLE_BOUND, self.options.watchdog))
@@ -598,7 +628,7 @@ class _Prepared:
         """Outcome of one wait (inf: until an event), or None if it timed out with nothing."""
         raise NotImplementedError
 
-    def enable_interrupt(self) -> Callable[[], None] | None:
+    def enable_interrupt(self) -> Callable[[Waiter], None] | None:
         """Add a private eventfd to the call; returns what interrupts it (None: can't)."""
         fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
         if fd >= RANGE_LOW:
@@ -607,7 +637,7 @@ class _Prepared:
             os.close(fd)
             return None
         self.cancel_fd = fd
-        return lambda: os.eventfd_write(fd, 1)
+        return lambda waiter: os.eventfd_write(fd, 1)
 
     def release(self) -> None:
         if self.cancel_fd >= 0:
@@ -619,8 +649,8 @@ class _Failed(_Prepared):
     def __init__(self, outcome: Outcome) -> None:
         self.outcome = outcome
 
-    def enable_interrupt(self) -> Callable[[], None] | None:
-        return lambda: None
+    def enable_interrupt(self) -> Callable[[Waiter], None] | None:
+        return lambda waiter: None
 
     def once(self, seconds: float) -> Outcome | None:
         return self.outcome
@@ -636,10 +666,23 @@ class _PreparedWait(_Prepared):
         # keeps the epoll file alive if the scenario closes E meanwhile.
         self.ep = select.epoll.fromfd(_private_dup(efd))
         self.maxevents = call.max if call.max is not None else DEFAULT_MAXEVENTS
+        self.single_call = False
+
+    def enable_interrupt(self) -> Callable[[Waiter], None] | None:
+        if not interrupt.available():
+            return None
+        self.single_call = True
+        return lambda waiter: interrupt.interrupt(waiter.ident)
 
     def once(self, seconds: float) -> Outcome | None:
         try:
-            events = self.ep.poll(seconds, self.maxevents)
+            if self.single_call:
+                ms = -1 if math.isinf(seconds) else math.ceil(seconds * 1000)
+                events = libc.epoll_wait(self.ep.fileno(), self.maxevents, ms)
+            else:
+                events = self.ep.poll(seconds, self.maxevents)
+        except InterruptedError:
+            return None  # cancelled: the waiter says HUNG
         except OSError as exc:
             return errno_name(exc)
         if not events:
@@ -666,7 +709,7 @@ class _PreparedPoll(_Prepared):
         for fd, bits in wanted.items():
             self.poller.register(fd, bits)
 
-    def enable_interrupt(self) -> Callable[[], None] | None:
+    def enable_interrupt(self) -> Callable[[Waiter], None] | None:
         interrupt = super().enable_interrupt()
         if interrupt is not None:
             self.poller.register(self.cancel_fd, select.POLLIN)

@@ -21,13 +21,14 @@ the real call would not have seen:
   the numbers up again, so a number closed, or closed and reused, while
   the waiter sleeps would be seen by the next slice, and the kernel's one
   call never looks again.)
-* ``epoll_wait`` waiters sleep in slices of :data:`SLICE` seconds on a
-  private duplicate of the epoll descriptor: an ``epoll_wait`` that times
-  out with nothing ready has no side effect, and the duplicate keeps the
-  same epoll file whatever happens to the scenario's number. The runner
-  lets no statement start while a waiter is between slices (it waits for
-  every waiter to be asleep after each statement), so no wakeup can fall
-  into the gap.
+* ``epoll_wait`` waiters make one call too, on a private duplicate of the
+  epoll descriptor (the same epoll file whatever happens to the scenario's
+  number), and are cancelled by a signal to their thread
+  (:mod:`realmux.interrupt`). Slicing them would be observable as well:
+  every new call puts the thread back at the *head* of ``ep->wq``, and
+  epoll wakes its sleepers last-in first-out. Only a runner used from a
+  thread other than the main one, where no handler can be installed,
+  falls back to slices of :data:`SLICE` seconds.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ class Waiter:
 
     def __init__(self, name: str, call: Callable[[float], Outcome | None], timeout: float,
                  empty: Outcome, on_exit: Callable[[], None],
-                 interrupt: Callable[[], None] | None = None) -> None:
+                 interrupt: Callable[[Waiter], None] | None = None) -> None:
         self.name = name
         self._empty = empty
         self._interrupt = interrupt  # None: the call is made in slices
@@ -99,6 +100,7 @@ class Waiter:
         self._started = threading.Event()
         self.outcome: Outcome | None = None
         self.tid = 0
+        self.ident = 0
         self.began = time.monotonic()
         self.thread = threading.Thread(target=self._run, name=f"muxsim-waiter-{name}",
                                        daemon=True)
@@ -109,7 +111,8 @@ class Waiter:
         self._started.wait(5.0)
 
     def _run(self) -> None:
-        self.tid = threading.get_native_id()
+        self.tid = threading.get_native_id()  # the kernel's id, for /proc
+        self.ident = threading.get_ident()  # the pthread id, for pthread_kill
         self._started.set()
         try:
             if self._interrupt is not None:
@@ -141,6 +144,16 @@ class Waiter:
     def finished(self) -> bool:
         return self._done.is_set()
 
+    def activity(self) -> int:
+        """How many times the thread has been scheduled (``/proc/.../schedstat``); -1 if gone."""
+        if self._done.is_set():
+            return -1
+        try:
+            with open(f"/proc/self/task/{self.tid}/schedstat") as f:
+                return int(f.read().split()[2])
+        except (OSError, ValueError, IndexError):
+            return -1
+
     def wait_asleep(self, bound: float) -> SleepState:
         """Block until the thread sleeps in its waiting call, has finished, or ``bound``."""
         deadline = time.monotonic() + bound
@@ -168,6 +181,8 @@ class Waiter:
     def cancel(self) -> None:
         """Stop the waiting call (or let it stop at its next slice) and wait for the end."""
         self._cancel.set()
-        if self._interrupt is not None and not self._done.is_set():
-            self._interrupt()
+        if self._interrupt is not None:
+            while not self._done.wait(0.05):
+                self._interrupt(self)  # again: the first may land before the call began
+            return
         self._done.wait(SLICE * 5 + 1.0)

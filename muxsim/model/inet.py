@@ -314,18 +314,18 @@ class TcpSock(Sock):
         while copied < n:
             # tcp_sendmsg_locked: memory is checked when a new skb is started; an
             # skb takes up to size_goal bytes (tcp_xmit_size_goal: half the
-            # peer's largest window), and a full skb is pushed at once.
+            # peer's largest window). The call holds the socket lock, so ACKs
+            # wait in the backlog until release_sock: nothing sent during the
+            # call frees memory before it returns.
             if not self.memory_free():
                 self.nospace = True
                 break
             chunk = min(n - copied, self.mss_now())
             self.notsent += chunk
             copied += chunk
-            self.push(f"send {self.label()}")
-            if self.state not in (TCP_ESTABLISHED, TCP_CLOSE_WAIT):
-                break
         if not copied and n:
             raise oserror(errno.EAGAIN)
+        self.push(f"send {self.label()}")
         return copied
 
     def read(self, n: int) -> int:
