@@ -17,10 +17,12 @@ import collections
 import concurrent.futures
 import datetime
 import hashlib
+import multiprocessing
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from hypothesis import HealthCheck, given, seed, settings
 
@@ -125,9 +127,13 @@ def run_fuzz(examples: int, seed_value: int, out_dir: str,
     return report
 
 
-def _worker(args: tuple[int, int, str]) -> FuzzReport:
-    examples, seed_value, out_dir = args
-    return run_fuzz(examples, seed_value, out_dir)
+def _worker(args: tuple[int, int, str, Any, int]) -> FuzzReport:
+    examples, seed_value, out_dir, counts, index = args
+
+    def progress(done: int) -> None:
+        counts[index] = done
+
+    return run_fuzz(examples, seed_value, out_dir, progress)
 
 
 def fuzz_parallel(examples: int, seed_value: int, jobs: int, out_dir: str,
@@ -137,14 +143,17 @@ def fuzz_parallel(examples: int, seed_value: int, jobs: int, out_dir: str,
     shares = [examples // jobs + (1 if i < examples % jobs else 0) for i in range(jobs)]
     total = FuzzReport()
     began = time.monotonic()
-    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(_worker, (n, seed_value + i, out_dir))
-                   for i, n in enumerate(shares) if n]
-        for future in concurrent.futures.as_completed(futures):
-            part = future.result()
-            total.merge(part)
+    with multiprocessing.Manager() as manager, \
+            concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
+        counts = manager.list([0] * jobs)
+        futures = {pool.submit(_worker, (n, seed_value + i, out_dir, counts, i))
+                   for i, n in enumerate(shares) if n}
+        while futures:
+            done, futures = concurrent.futures.wait(futures, timeout=0.5)
+            for future in done:
+                total.merge(future.result())
             if progress is not None:
-                progress(total.examples)
+                progress(sum(counts))
     total.elapsed = time.monotonic() - began
     return total
 
