@@ -182,6 +182,7 @@ class Waiter:
         """Stop the waiting call (or let it stop at its next slice) and wait for the end."""
         self._cancel.set()
         if self._interrupt is not None:
+            self._interrupt(self)
             while not self._done.wait(0.05):
                 self._interrupt(self)  # again: the first may land before the call began
             return

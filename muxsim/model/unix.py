@@ -238,10 +238,13 @@ class UnixSock(Sock):
         return copied
 
     def dgram_sendmsg(self, n: int) -> int:
-        """Linux: net/unix/af_unix.c:unix_dgram_sendmsg (connected, non-blocking)."""
-        other = self.peer
-        if other is None:
-            raise oserror(errno.ENOTCONN)
+        """Linux: net/unix/af_unix.c:unix_dgram_sendmsg (connected, non-blocking).
+
+        The order of the checks is the kernel's: the size (EMSGSIZE), then
+        the allocation (a pending error, EPIPE after shutdown(wr), EAGAIN),
+        and only then the peer (ENOTCONN, or ECONNREFUSED for a dead one),
+        so a send that fails on the peer has allocated and freed an skb.
+        """
         profile = self.kernel.profile
         if n > self.sndbuf - 32:
             raise oserror(errno.EMSGSIZE)
@@ -251,6 +254,10 @@ class UnixSock(Sock):
                                               profile.max_skb_frags * profile.page_size))
         truesize = self.alloc_send_skb(n - data_len, data_len)
         skb = Skb(self, n, truesize)
+        other = self.peer
+        if other is None:
+            self.free_skb(skb, "unix_dgram_sendmsg (not connected)")
+            raise oserror(errno.ENOTCONN)
         if other.dead:
             self.free_skb(skb, "unix_dgram_sendmsg (peer dead)")
             self.peer = None
