@@ -86,6 +86,38 @@ def regression_text(scenario: Scenario, real: ScenarioResult, sim: ScenarioResul
     return fill_expectations("\n".join(header) + "\n" + body, outcomes)
 
 
+def minimize(scenario: Scenario, diverges: Callable[[Scenario], bool],
+             budget: int = 2000) -> Scenario:
+    """Delete statements one at a time while the divergence stays (after Hypothesis).
+
+    Hypothesis shrinks the draws; a deleted draw can change what later draws
+    mean (names are numbered), so a last pass over the statements themselves
+    removes what is not needed. Candidates that no longer parse (a name used
+    before it is made) are skipped.
+    """
+    from muxsim.lang.errors import ScenarioError
+    from muxsim.lang.parser import parse
+    from muxsim.lang.printer import format_scenario
+
+    current = scenario
+    changed = True
+    while changed and budget > 0:
+        changed = False
+        for i in range(len(current.statements) - 1, -1, -1):
+            if budget <= 0:
+                break
+            kept = current.statements[:i] + current.statements[i + 1:]
+            try:
+                candidate = parse(format_scenario(Scenario(kept)), "<minimizing>")
+            except ScenarioError:
+                continue
+            budget -= 1
+            if diverges(candidate):
+                current = candidate
+                changed = True
+    return current
+
+
 def run_fuzz(examples: int, seed_value: int, out_dir: str,
              progress: Callable[[int], None] | None = None) -> FuzzReport:
     """One process's share of the fuzzing."""
@@ -113,10 +145,17 @@ def run_fuzz(examples: int, seed_value: int, out_dir: str,
             failing.append((scenario, real, sim))
             raise AssertionError("the model and the kernel diverge")
 
+    def diverges(candidate: Scenario) -> bool:
+        return bool(divergences(real_backend.run(candidate, options),
+                                sim_backend.run(candidate, options)))
+
     try:
         differential()
     except AssertionError:
-        scenario, real, sim = failing[-1]  # Hypothesis replays the minimal one last
+        shrunk = minimize(failing[-1][0], diverges)  # Hypothesis replays the minimal last
+        scenario = Scenario(shrunk.statements, path="<fuzz>")
+        real = real_backend.run(scenario, options)
+        sim = sim_backend.run(scenario, options)
         report.divergences += 1
         text = regression_text(scenario, real, sim, seed_value)
         digest = hashlib.sha256(text.split("\n", 3)[-1].encode()).hexdigest()[:10]
