@@ -405,6 +405,12 @@ class _Run:
             if not poller.poll(SETTLE_BOUND * 1000):
                 self.notes.append("connect still in progress after its bound")
                 return errno_name(OSError(errno.EINPROGRESS, os.strerror(errno.EINPROGRESS)))
+            # The handshake may wake waiters (the listener turns readable), and
+            # what they do may reset the new connection (a poll that held the
+            # last reference to a closed listener lets it go). The outcome is
+            # the error pending once all that has settled; the model agrees.
+            self.settle()
+            self.quiesce_waiters()
             code = libc.getsockopt_int(fd, socket.SOL_SOCKET, socket.SO_ERROR)
         if code:
             raise OSError(code, os.strerror(code))

@@ -234,6 +234,14 @@ class _SimRun:
         self.names[a.client] = fd
         if err is not None:
             raise err
+        # As realmux: the outcome is the error pending (and read, so cleared)
+        # once the tasks the handshake woke have run.
+        self.settle()
+        client = self.kernel.fdt.lookup(fd)
+        if isinstance(client, TcpSock):
+            code = client.sock_error()
+            if code:
+                raise OSError(code, os.strerror(code))
         return Ok()
 
     def do_accept(self, a: Accept, st: Statement) -> Outcome:
