@@ -33,6 +33,7 @@ the real call would not have seen:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
@@ -182,8 +183,9 @@ class Waiter:
         """Stop the waiting call (or let it stop at its next slice) and wait for the end."""
         self._cancel.set()
         if self._interrupt is not None:
-            self._interrupt(self)
-            while not self._done.wait(0.05):
-                self._interrupt(self)  # again: the first may land before the call began
+            while not self._done.is_set():
+                with contextlib.suppress(OSError):  # it may end (and tidy up) meanwhile
+                    self._interrupt(self)
+                self._done.wait(0.05)  # again: the first may land before the call began
             return
         self._done.wait(SLICE * 5 + 1.0)

@@ -88,6 +88,9 @@ class TcpSock(Sock):
         self.sndbuf = profile.tcp_wmem_default
         self.rcvbuf = profile.tcp_rmem_default
         self.accept_queue: deque[TcpSock] = deque()
+        #: tcp_disconnect moves write_seq on by max_window + 2, which then
+        #: counts as unsent data for TCP_NOTSENT_LOWAT (write_seq - snd_nxt).
+        self.write_seq_gap = 0
         self.port = 0
 
     # -- buffers (approximate, see the module docstring) ---------------------
@@ -101,14 +104,15 @@ class TcpSock(Sock):
 
     def memory_free(self) -> bool:
         """``sk_stream_memory_free`` (wake = 0)."""
-        return self.wmem_queued() < self.sndbuf and self.notsent < self.notsent_lowat
+        return self.wmem_queued() < self.sndbuf and \
+            self.notsent + self.write_seq_gap < self.notsent_lowat
 
     def stream_writeable(self) -> bool:
         """``__sk_stream_is_writeable(sk, 1)``."""
         queued = self.wmem_queued()
         if self.sndbuf - queued < queued >> 1 or queued >= self.sndbuf:
             return False
-        return (self.notsent << 1) < self.notsent_lowat
+        return ((self.notsent + self.write_seq_gap) << 1) < self.notsent_lowat
 
     def window_free(self) -> int:
         """Room left in the window this receiver has advertised (it never shrinks)."""
@@ -366,7 +370,9 @@ class TcpSock(Sock):
             self.sk_shutdown |= mode
         elif self.state == TCP_LISTEN:
             if mode & RCV_SHUTDOWN:
+                # tcp_disconnect: the listener closes; its max_window is 0.
                 self.listen_stop(f"shutdown {self.label()}")
+                self.write_seq_gap = 2
         else:
             self.sk_shutdown |= mode
             if mode & SEND_SHUTDOWN and self.state in (TCP_ESTABLISHED, TCP_CLOSE_WAIT):
