@@ -117,6 +117,7 @@ class GenState:
     uncertain: bool = False  # the shadow table may be wrong (a listener was shut down)
     nested: bool = False  # an epoll was added to an epoll
     running: dict[str, tuple[str, frozenset[int]]] = field(default_factory=dict)
+    held: dict[str, frozenset[int]] = field(default_factory=dict)  # waiter -> files it holds
 
     def fresh(self, prefix: str) -> Name:
         self.counter += 1
@@ -323,7 +324,10 @@ def waiting_call(draw: Any, state: GenState, forever: bool) -> WaitingCall:
 
 def lifetime(draw: Any, state: GenState) -> Action:
     x = Name(draw(st.sampled_from(state.names())))
-    if draw(st.booleans()):
+    held = frozenset().union(*state.held.values()) if state.held else frozenset()
+    if draw(st.booleans()) and state.file_now(x) not in held:
+        # Rule (docs/nondeterminism.md): no close of a file a running waiter
+        # holds; its return would release the file while a statement runs.
         state.close(x)
         return Close(x)
     new = state.fresh("d")
@@ -379,13 +383,27 @@ def concurrency(draw: Any, state: GenState) -> Action:
     t = state.fresh("T")
     state.waiters.append(t)
     state.running[t] = ("wait" if isinstance(call, Wait) else "other", touches(state, call))
+    state.held[t] = holds(state, call)
     return Spawn(t, call)
+
+
+def holds(state: GenState, call: WaitingCall) -> frozenset[int]:
+    """The files a waiting call holds a reference to while it sleeps."""
+    if isinstance(call, Wait):
+        names: list[str] = [call.e]
+    elif isinstance(call, Poll):
+        names = [n for n, _ in call.items]
+    else:
+        names = [*call.r, *call.w, *call.x]
+    files = {state.file_now(n) for n in names}
+    return frozenset(f for f in files if f is not None)
 
 
 def join_one(draw: Any, state: GenState) -> Action:
     t = draw(st.sampled_from(state.waiters))
     state.waiters.remove(t)
     state.running.pop(t, None)
+    state.held.pop(t, None)
     state.joined.add(t)
     return Join(Name(t))
 
@@ -417,6 +435,7 @@ def closing_joins(state: GenState) -> Iterable[Statement]:
     for t in list(state.waiters):
         state.waiters.remove(t)
         state.running.pop(t, None)
+        state.held.pop(t, None)
         yield Statement(Join(Name(t)))
 
 

@@ -260,6 +260,17 @@ class _Run:
                               f"{SETTLE_BOUND}s (a waiter kept running)")
         self.waiters_quiet = quiet
 
+    def quiesce_between_calls(self) -> None:
+        """Between the calls of a ``fill`` or ``drain``, woken waiters run first.
+
+        A waiter woken by one chunk may change what the next chunk meets (a
+        poll that held the last reference to the peer returns and lets it
+        go). Running it to sleep or completion before the next call makes the
+        total the same on every run, and the model does the same.
+        """
+        if any(not w.finished for w in self.waiters.values()):
+            self.quiesce_waiters()
+
     def dispatch(self, action: Action, statement: Statement) -> Outcome:
         match action:
             case SocketPair(a, b, kind):
@@ -519,6 +530,7 @@ class _Run:
                     return total
                 total += sent
                 progressed = True
+                self.quiesce_between_calls()
             if not progressed or not self.is_tcp(fd) or total >= FILL_LIMIT:
                 break
             self.settle()
@@ -542,6 +554,7 @@ class _Run:
                     return total
                 total += got
                 progressed = True
+                self.quiesce_between_calls()
             if not progressed or not self.is_tcp(fd) or total >= FILL_LIMIT:
                 break
             self.settle()

@@ -395,6 +395,7 @@ class _SimRun:
                 if total == 0:
                     raise
                 break
+            self.settle()  # woken tasks run between the calls (as realmux)
         return total
 
     def drain(self, fd: int) -> int:
@@ -412,6 +413,7 @@ class _SimRun:
             if got == 0 and not datagram:
                 break
             total += got
+            self.settle()
         return total
 
     def is_datagram(self, fd: int) -> bool:
