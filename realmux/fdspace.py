@@ -71,6 +71,7 @@ class FdSpace:
         self.low = low
         self.high = low + size
         self.files: dict[int, OpenFile] = {}
+        self.tcp_numbers = 0  # how many numbers hold a TCP socket (settling is needed)
 
     def release(self) -> None:
         """Close every descriptor still open and give the range back."""
@@ -78,6 +79,7 @@ class FdSpace:
             with contextlib.suppress(OSError):  # we own these numbers
                 os.close(fd)
         self.files.clear()
+        self.tcp_numbers = 0
         with _slots_lock:
             _slots_taken.discard(self.low)
 
@@ -106,6 +108,8 @@ class FdSpace:
             os.dup2(fd, target, inheritable=False)
             os.close(fd)
         self.files[target] = file
+        if file.kind == "tcp":
+            self.tcp_numbers += 1
         return target
 
     def dup(self, fd: int) -> int:
@@ -118,6 +122,8 @@ class FdSpace:
     def close(self, fd: int) -> OpenFile:
         """Close a number this scenario owns; EBADF for any other."""
         file = self.files.pop(fd, None)
+        if file is not None and file.kind == "tcp":
+            self.tcp_numbers -= 1
         if file is None:
             # Not ours (never opened, or closed already): the kernel would say
             # EBADF, and closing a number we do not own could hurt the process.

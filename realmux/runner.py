@@ -1,9 +1,11 @@
 """Run a scenario on the real kernel, statement by statement.
 
 Each statement becomes the system call it names, through ``os``,
-``select.select``, ``select.poll`` and ``select.epoll`` (not
+``select.select``, ``select.poll`` and, for epoll, ``select.epoll`` to
+create and ``ctypes`` for ``epoll_ctl``/``epoll_wait`` (never
 ``selectors``, which folds HUP and ERR into "readable" and has no
-edge-triggered or one-shot mode). Where Python offers a call only on a
+edge-triggered or one-shot mode; see docs/realmux.md for why epoll's calls
+are made through ``ctypes``). Where Python offers a call only on a
 socket object (socket options, ``shutdown``, ``accept4``) it is made on the
 bare number through :mod:`realmux.libc`, so that no Python object ever owns
 a descriptor of the scenario (see that module for why).
@@ -35,8 +37,7 @@ import socket
 import struct
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from importlib import metadata
 
 from muxsim.lang.errors import InvariantError, ScenarioError
@@ -147,16 +148,6 @@ class RealKernel:
                               environment())
 
 
-@contextmanager
-def _epoll_view(fd: int) -> Iterator[select.epoll]:
-    """A short-lived ``select.epoll`` on a private dup of ``fd`` (EBADF if closed)."""
-    ep = select.epoll.fromfd(_private_dup(fd))
-    try:
-        yield ep
-    finally:
-        ep.close()
-
-
 class _Run:
     """The state of one scenario run on the real kernel."""
 
@@ -222,9 +213,9 @@ class _Run:
                                tuple(self.notes))
 
     def settle(self) -> None:
-        connected = self.fds.numbers_of("tcp")
-        if not connected and not self.pending:
+        if not self.fds.tcp_numbers and not self.pending:
             return
+        connected = self.fds.numbers_of("tcp")
         if not tcpsettle.settle(connected, self.pending, SETTLE_BOUND):
             self.notes.append(f"tcp did not settle within {SETTLE_BOUND}s")
         self.pending = []
@@ -272,6 +263,18 @@ class _Run:
             self.quiesce_waiters()
 
     def dispatch(self, action: Action, statement: Statement) -> Outcome:
+        # The commonest statements first, by exact type (a match over two
+        # dozen classes costs microseconds per statement).
+        atype = type(action)
+        if atype is Send:
+            assert isinstance(action, Send)
+            return Number(self.write(self.need_fd(action.x), action.n))
+        if atype is Recv:
+            assert isinstance(action, Recv)
+            return Number(self.read(self.need_fd(action.x), action.n))
+        if atype is Wait or atype is Poll or atype is Select:
+            assert isinstance(action, Wait | Poll | Select)
+            return self.wait_call(action, self.options.watchdog)
         match action:
             case SocketPair(a, b, kind):
                 stype = socket.SOCK_STREAM if kind == "stream" else socket.SOCK_DGRAM
@@ -613,16 +616,16 @@ class _Run:
             return Hung() if math.isinf(call.timeout) else prepared.empty
         return outcome
 
-    def prepare(self, call: WaitingCall) -> _Prepared:
+    def prepare(self, call: WaitingCall, spawned: bool = False) -> _Prepared:
         if isinstance(call, Wait):
-            return _PreparedWait(self, call)
+            return _PreparedWait(self, call, spawned)
         if isinstance(call, Poll):
             return _PreparedPoll(self, call)
         return _PreparedSelect(self, call)
 
     def spawn(self, t: str, call: WaitingCall) -> Outcome:
         try:
-            prepared = self.prepare(call)
+            prepared = self.prepare(call, spawned=True)
         except OSError as exc:
             failed: Outcome = errno_name(exc)
             prepared = _Failed(failed)
@@ -676,30 +679,37 @@ class _Failed(_Prepared):
 
 
 class _PreparedWait(_Prepared):
-    def __init__(self, run: _Run, call: Wait) -> None:
+    """``epoll_wait`` through ``ctypes`` (it returns our data tokens, and a
+    signal ends it instead of a hidden retry)."""
+
+    def __init__(self, run: _Run, call: Wait, spawned: bool) -> None:
         self.run = run
         efd = run.fd(call.e)
         if efd < 0:
             raise _ebadf()
-        # A private dup: like the kernel's own reference during epoll_wait, it
-        # keeps the epoll file alive if the scenario closes E meanwhile.
-        self.ep = select.epoll.fromfd(_private_dup(efd))
+        # A spawned waiter waits on a private dup: like the kernel's own
+        # reference during epoll_wait, it keeps the epoll file alive if the
+        # scenario closes E meanwhile. The main thread's call is over before
+        # the next statement, so it uses the scenario's number itself.
+        self.own = _private_dup(efd) if spawned else -1
+        self.efd = self.own if spawned else efd
         self.maxevents = call.max if call.max is not None else DEFAULT_MAXEVENTS
-        self.single_call = False
+        self.sliced: select.epoll | None = None
 
     def enable_interrupt(self) -> Callable[[Waiter], None] | None:
-        if not interrupt.available():
-            return None
-        self.single_call = True
-        return lambda waiter: interrupt.interrupt(waiter.ident)
+        if interrupt.available():
+            return lambda waiter: interrupt.interrupt(waiter.ident)
+        # No signal handler here (not the main thread): wait in slices.
+        self.sliced = select.epoll.fromfd(os.dup(self.efd))
+        return None
 
     def once(self, seconds: float) -> Outcome | None:
         try:
-            if self.single_call:
-                ms = -1 if math.isinf(seconds) else math.ceil(seconds * 1000)
-                events = libc.epoll_wait(self.ep.fileno(), self.maxevents, ms)
+            if self.sliced is not None:
+                events = self.sliced.poll(seconds, self.maxevents)
             else:
-                events = self.ep.poll(seconds, self.maxevents)
+                ms = -1 if math.isinf(seconds) else math.ceil(seconds * 1000)
+                events = libc.epoll_wait(self.efd, self.maxevents, ms)
         except InterruptedError:
             return None  # cancelled: the waiter says HUNG
         except OSError as exc:
@@ -711,7 +721,11 @@ class _PreparedWait(_Prepared):
                          for token, ev in events])
 
     def release(self) -> None:
-        self.ep.close()
+        if self.sliced is not None:
+            self.sliced.close()
+        if self.own >= 0:
+            os.close(self.own)
+            self.own = -1
 
 
 class _PreparedPoll(_Prepared):

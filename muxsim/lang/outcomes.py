@@ -31,6 +31,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _ERRNO_NAMES = {errno.EAGAIN: "EAGAIN", errno.EOPNOTSUPP: "EOPNOTSUPP",
                 errno.EDEADLK: "EDEADLK"}
 _ERRNO = re.compile(r"E[A-Z0-9]+\Z")
+_INTEGER = re.compile(r"-?[0-9]+\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +134,7 @@ def parse_outcome(text: str) -> Outcome:
         return Ok()
     if text == "HUNG":
         return Hung()
-    if re.fullmatch(r"-?[0-9]+", text):
+    if _INTEGER.match(text):
         return Number(int(text))
     if _ERRNO.match(text):
         return Errno(text)

@@ -108,6 +108,25 @@ class SourceLine:
     arrow_col: int  # 1-based column of '=>', 0 if there is none
 
 
+_ODD_SPACE = re.compile(r"[\t\r\f\v]")
+_WORD = re.compile(r"\S+")
+_DIGITS = re.compile(r"[0-9]+\Z")
+_INTEGER = re.compile(r"-?[0-9]+\Z")
+
+
+def _words(body: str) -> tuple[Word, ...]:
+    """The words of a line with their 1-based columns."""
+    if _ODD_SPACE.search(body):
+        return tuple(Word(m.group(0), m.start() + 1) for m in _WORD.finditer(body))
+    out = []
+    col = 1
+    for part in body.split(" "):
+        if part:
+            out.append(Word(part, col))
+        col += len(part) + 1
+    return tuple(out)
+
+
 def split_line(text: str) -> SourceLine:
     """Split a source line into statement words, expectation text and comment."""
     hash_at = text.find("#")
@@ -122,7 +141,7 @@ def split_line(text: str) -> SourceLine:
         rest = code[arrow + 2:]
         expect_text = rest.strip()
         expect_col = arrow + 3 + (len(rest) - len(rest.lstrip()))
-    words = tuple(Word(m.group(0), m.start() + 1) for m in re.finditer(r"\S+", body))
+    words = _words(body)
     code_end = len(body.rstrip())
     return SourceLine(words, expect_text, expect_col, comment, code_end, arrow + 1)
 
@@ -205,7 +224,7 @@ class Parser:
 
     def count(self, line: _Line, what: str) -> int:
         word = line.take(what)
-        if not re.fullmatch(r"[0-9]+", word.text):
+        if not _DIGITS.match(word.text):
             raise line.error(word, f"{what} must be a whole number of bytes, got {word.text!r}",
                              line.usage())
         return int(word.text)
@@ -328,7 +347,7 @@ class Parser:
             x = self.defined(line, "X")
             option: OptionName = _option(self.choice(line, "OPTION", OPTION_NAMES))
             word = line.take("VALUE")
-            if not re.fullmatch(r"-?[0-9]+", word.text):
+            if not _INTEGER.match(word.text):
                 raise line.error(word, f"set: VALUE must be a whole number, got {word.text!r}",
                                  line.usage())
             action = SetOption(x, option, int(word.text))
@@ -391,7 +410,7 @@ class Parser:
             maxevents = None
             if "max" in found:
                 word, value = found["max"]
-                if not re.fullmatch(r"[0-9]+", value) or int(value) < 1:
+                if not _DIGITS.match(value) or int(value) < 1:
                     raise line.error(word, f"max must be a whole number of at least 1, "
                                      f"got {value!r}",
                                      "epoll_wait needs room for one event at least "

@@ -158,7 +158,7 @@ class PollWqueues:
         entry = WaitQueueEntry(self.pollwake, pt.key)
         head.add(entry)
         self.entries.append((head, entry))
-        self.task.entries = list(self.entries)
+        self.task.entries = self.entries
 
     def pollwake(self, entry: WaitQueueEntry, key: int | None) -> int:
         """Linux: fs/select.c:pollwake."""
@@ -190,7 +190,8 @@ def do_poll(kernel: Kernel, task: Task, fds: list[tuple[int, int]],
             timeout: float) -> Generator[simpy.Event, Any, list[int]]:
     """Linux: fs/select.c:do_sys_poll + do_poll + do_pollfd."""
     table = PollWqueues(kernel, task)
-    pt = PollTable(table.qproc)
+    # do_sys_poll: a zero timeout means no poll table at all (no registration).
+    pt = PollTable(None if timeout == 0 else table.qproc)
     deadline = _deadline(task.env, timeout)
     timed_out = timeout == 0
     count = 0
@@ -229,7 +230,8 @@ def do_select(kernel: Kernel, task: Task, sets: tuple[list[int], list[int], list
         if kernel.fdt.lookup(fd) is None:
             raise oserror(errno.EBADF)
     table = PollWqueues(kernel, task)
-    pt = PollTable(table.qproc)
+    # do_select: a zero timeout means no poll table at all (no registration).
+    pt = PollTable(None if timeout == 0 else table.qproc)
     deadline = _deadline(task.env, timeout)
     timed_out = timeout == 0
     try:
