@@ -1,6 +1,7 @@
 # muxsim: every target creates .venv and installs the project first.
 #   make test     mypy (strict), ruff, pytest
-#   make report   the catalogue on the real kernel, with a summary table
+#   make report   the catalogue graded on the kernel, the model and the textbook model;
+#                 reports/index.html, summary.md, results.json, junit.xml
 #   make bench    pytest-benchmark suite (JSON in reports/bench/)
 PYTHON ?= python3
 VENV := .venv

@@ -10,7 +10,6 @@ Exit codes, the same for every command:
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import sys
@@ -325,38 +324,55 @@ def iter_results(paths: tuple[str, ...], backend_name: str,
 
 @main.command()
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="reports",
-              show_default=True, help="directory for summary.md and results.json")
+              show_default=True, help="directory for index.html, summary.md, results.json, "
+                                      "junit.xml")
 @click.option("--catalogue", "paths", multiple=True, type=click.Path(),
               default=("models/conformance", "models/regressions"), show_default=True,
               help="scenario directories (missing ones are skipped)")
+@click.option("--examples", type=click.IntRange(min=0), default=300, show_default=True,
+              help="fuzzing examples to include (0: none)")
+@click.option("--seed", "seed_value", type=int, default=1, show_default=True,
+              help="the fuzzing seed")
+@click.option("--compare", "compare_with", type=click.Path(dir_okay=False, exists=True),
+              help="an earlier run's results.json: list what improved, regressed, was added "
+                   "or removed")
 @_watchdog_option
-def report(out_dir: str, paths: tuple[str, ...], watchdog: float) -> None:
-    """Run the scenario catalogue on the real kernel and write a summary report.
+def report(out_dir: str, paths: tuple[str, ...], examples: int, seed_value: int,
+           compare_with: str | None, watchdog: float) -> None:
+    """Grade every catalogue scenario on the real kernel, the model and the textbook model.
 
-    Prints a table, then writes OUT/summary.md and OUT/results.json
-    atomically. Exit code 1 if any scenario fails.
+    Writes OUT/index.html (self-contained), OUT/summary.md, OUT/results.json
+    and OUT/junit.xml, each atomically, and prints the totals. Exit code 1 if
+    any scenario fails on the real kernel or the model diverges from it.
+
+    \b
+    Examples:
+      muxsim report
+      muxsim report --out /tmp/r --examples 0 --compare reports/results.json
     """
-    from muxsim.report import write_report
+    from muxsim.report import build_report, terminal_table, write_report
 
     def body() -> int:
         present = tuple(p for p in paths if os.path.exists(p))
         if not present:
             _fail(EXIT_USAGE, "no catalogue directory found: " + ", ".join(paths))
-        started = datetime.datetime.now(datetime.UTC)
-        results = []
-        files = find_scenarios(present)
-        for i, result in enumerate(iter_results(present, "real", RunOptions(watchdog=watchdog))):
-            results.append(result)
-            click.echo(f"\r[{i + 1}/{len(files)}] {result.scenario.path}", nl=False, err=True)
+        scenarios = parse_all(find_scenarios(present))
+
+        def progress(message: str) -> None:
+            click.echo(f"\r\033[K{message}", nl=False, err=True)
+
+        built = build_report(scenarios, RunOptions(watchdog=watchdog), examples=examples,
+                             seed=seed_value, fuzz_out="models/regressions",
+                             progress=progress)
         click.echo("", err=True)
-        ended = datetime.datetime.now(datetime.UTC)
-        table, rows = write_report(out_dir, results, started, ended)
-        click.echo(table)
-        failed = sum(1 for r in rows if r["grade"] != "pass")
-        click.echo(f"\n{len(rows) - failed} of {len(rows)} scenarios pass on the real kernel; "
-                   f"wrote {os.path.join(out_dir, 'summary.md')} and "
-                   f"{os.path.join(out_dir, 'results.json')}")
-        return EXIT_MISMATCH if failed else EXIT_OK
+        written = write_report(built, out_dir, compare_with)
+        click.echo(terminal_table(built))
+        counts = built.counts()
+        bad = counts["real"]["fail"] + counts["sim"]["diverge"] + counts["sim"]["fail"]
+        click.echo(f"\n{counts['real']['pass']} of {len(built.entries)} scenarios pass on the "
+                   f"real kernel, the model agrees on {counts['sim']['pass']}, the textbook "
+                   f"reading on {counts['textbook']['pass']}; wrote " + ", ".join(written))
+        return EXIT_MISMATCH if bad else EXIT_OK
 
     _guarded(body)
 

@@ -146,16 +146,21 @@ def test_help_explains_each_command() -> None:
     assert code == 0 and "--json" in out and "--trace" in out and "Exit code" in out
 
 
-def test_report_writes_summary_and_results(tmp_path: Path) -> None:
+def test_report_writes_all_four_outputs(tmp_path: Path) -> None:
     cat = tmp_path / "cat"
     cat.mkdir()
     write(cat, "one.mux", PASSING)
-    code, out, _ = invoke("report", "--out", str(tmp_path / "rep"), "--catalogue", str(cat))
-    assert code == 0, out
-    assert "1 of 1 scenarios pass" in out
-    results = json.loads((tmp_path / "rep" / "results.json").read_text())
-    assert results["totals"] == {"scenarios": 1, "passed": 1, "failed": 0}
-    assert "a send makes the peer readable" in (tmp_path / "rep" / "summary.md").read_text()
+    out = tmp_path / "rep"
+    code, stdout, _ = invoke("report", "--out", str(out), "--catalogue", str(cat),
+                             "--examples", "0")
+    assert code == 0, stdout
+    assert "1 of 1 scenarios pass on the real kernel, the model agrees on 1" in stdout
+    assert sorted(p.name for p in out.iterdir()) == ["index.html", "junit.xml",
+                                                     "results.json", "summary.md"]
+    results = json.loads((out / "results.json").read_text())
+    assert results["counts"]["real"]["pass"] == 1
+    assert results["scenarios"][0]["claim"] == "a send makes the peer readable."
+    assert "a send makes the peer readable" in (out / "index.html").read_text()
 
 
 @pytest.mark.real_kernel
