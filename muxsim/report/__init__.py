@@ -67,7 +67,8 @@ def run_info(started: datetime.datetime, ended: datetime.datetime, seed: int,
 
 
 def build_report(scenarios: list[Scenario], options: RunOptions, *, examples: int, seed: int,
-                 fuzz_out: str, progress: Callable[[str], None] | None = None) -> Report:
+                 fuzz_out: str, progress: Callable[[str], None] | None = None,
+                 measure: bool = True) -> Report:
     from muxsim.backends import get_backend
     from muxsim.fuzz import run_fuzz
 
@@ -86,6 +87,16 @@ def build_report(scenarios: list[Scenario], options: RunOptions, *, examples: in
         results["sim"] = sim.run(scenario, options)
         results["textbook"] = sim.run(scenario, textbook)
         report.entries.append(grade_entry(scenario, results))
+    if measure:
+        from dataclasses import asdict
+
+        from muxsim.report.claims import check_claims, measure_costs, render_plot
+
+        if progress is not None:
+            progress("measuring select, poll and epoll_wait on the real kernel")
+        report.costs = measure_costs()
+        report.claims = [asdict(c) for c in check_claims(report.costs)]
+        report.plot_svg = render_plot(report.costs)
     if examples > 0:
         if progress is not None:
             progress(f"fuzzing: {examples} examples")

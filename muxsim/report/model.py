@@ -67,6 +67,9 @@ class Report:
     entries: list[Entry] = field(default_factory=list)
     fuzz: dict[str, Any] = field(default_factory=dict)
     compare: dict[str, list[str]] | None = None
+    claims: list[dict[str, Any]] = field(default_factory=list)
+    costs: dict[str, list[float]] = field(default_factory=dict)
+    plot_svg: str = ""
 
     def counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {c: {g: 0 for g in GRADES} for c in COLUMNS}
@@ -100,6 +103,9 @@ class Report:
             "scenarios": [asdict(e) for e in self.entries],
             "fuzz": self.fuzz,
             "compare": self.compare,
+            "claims": self.claims,
+            "costs": {k: [None if v != v else round(v, 3) for v in vs]
+                      for k, vs in self.costs.items()},
         }
 
 

@@ -66,6 +66,36 @@ def render_html(report: Report) -> str:
             out.append(f"<tr><td><a href='#{_anchor(e)}'>{_e(e.id)}</a></td>"
                        f"<td>{_e(', '.join(e.muxes) or '-')}</td>{cells}</tr>")
         out.append("</table>")
+    if report.claims:
+        ids = {e.id for e in report.entries}
+        out.append("<h2 id='claims'>Classic claims, checked in this run</h2>")
+        out.append("<table><tr><th>#</th><th>claim</th><th>verdict</th><th>evidence</th></tr>")
+        for claim in report.claims:
+            link = ""
+            scenario = claim.get("scenario")
+            if scenario:
+                target = next((e for e in report.entries if e.id == scenario), None)
+                link = (f" <a href='#{_anchor(target)}'>{_e(scenario)}</a>" if target is not None
+                        and scenario in ids else f" {_e(scenario)}")
+            verdict = _e(claim["verdict"])
+            css = "g-pass" if claim["verdict"] == "true" else (
+                "g-fail" if claim["verdict"] == "false" else "g-kernel-dependent")
+            out.append(f"<tr><td>{claim['number']}</td><td>{_e(claim['text'])}</td>"
+                       f"<td class='{css}'>{verdict}</td><td>{_e(claim['evidence'])}{link}</td>"
+                       "</tr>")
+        out.append("</table>")
+    if report.plot_svg:
+        out.append("<h2 id='plot'>Cost per call, measured on the real kernel</h2>")
+        out.append(report.plot_svg)
+        if report.costs:
+            out.append("<table><tr><th>descriptors</th><th>select (µs)</th><th>poll (µs)</th>"
+                       "<th>epoll_wait (µs)</th></tr>")
+            for i, n in enumerate(report.costs.get("n", [])):
+                vals = [report.costs[m][i] for m in ("select", "poll", "epoll")]
+                cells = "".join(f"<td>{'n/a' if v != v else f'{v:.2f}'}</td>" for v in vals)
+                out.append(f"<tr><td>{int(n)}</td>{cells}</tr>")
+            out.append("</table><p>select above 1,023 is n/a: Python's select refuses "
+                       "descriptors at or above FD_SETSIZE (claim 1).</p>")
     if report.fuzz:
         out.append("<h2 id='fuzz'>Fuzzing</h2><table>")
         for key, value in report.fuzz.items():
@@ -139,6 +169,11 @@ def render_markdown(report: Report) -> str:
         lines += ["", "## Needs attention", ""]
         for e in bad:
             lines.append(f"- `{e.id}`: real {e.grades['real']}, model {e.grades['sim']}")
+    if report.claims:
+        lines += ["", "## Classic claims", "", "| # | claim | verdict |", "| ---: | --- | --- |"]
+        for claim in report.claims:
+            text = str(claim["text"]).replace("|", "\\|")
+            lines.append(f"| {claim['number']} | {text} | {claim['verdict']} |")
     if report.fuzz:
         lines += ["", f"Fuzzing: {report.fuzz.get('examples', 0)} examples, "
                       f"{report.fuzz.get('divergences', 0)} divergences."]
