@@ -51,10 +51,10 @@ event_masks = masks.map(lambda m: Mask(int(m) & 0x3FFF))
 counts = st.integers(min_value=0, max_value=10**7)
 seconds = st.one_of(
     st.just(0.0),
-    st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=False),
+    st.floats(min_value=0, max_value=3600, allow_nan=False, allow_infinity=False),
     st.just(math.inf),
 )
-finite_seconds = st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=False)
+finite_seconds = st.floats(min_value=0, max_value=3600, allow_nan=False, allow_infinity=False)
 
 
 def waiting_calls() -> st.SearchStrategy[WaitingCall]:

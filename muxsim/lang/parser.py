@@ -61,6 +61,11 @@ from muxsim.lang.syntax import (
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z")
 
+#: Largest byte count one statement may name (the runner allocates the buffer).
+MAX_COUNT = 1 << 28
+#: Longest finite time a statement may name (the real kernel really waits).
+MAX_SECONDS = 3600.0
+
 #: The statement keywords and their shapes, for hints.
 USAGE: dict[str, str] = {
     "socketpair": "socketpair A B [stream|dgram]",
@@ -227,7 +232,12 @@ class Parser:
         if not _DIGITS.match(word.text):
             raise line.error(word, f"{what} must be a whole number of bytes, got {word.text!r}",
                              line.usage())
-        return int(word.text)
+        value = int(word.text)
+        if value > MAX_COUNT:
+            raise line.error(word, f"{what} is too large: {word.text} bytes",
+                             f"at most {MAX_COUNT:,} bytes (256 MiB) in one statement; "
+                             "fill sends until the buffer is full")
+        return value
 
     def seconds(self, line: _Line, word: Word, text: str, col_offset: int,
                 allow_inf: bool) -> float:
@@ -237,7 +247,13 @@ class Parser:
             hint = "seconds are a number such as 0, 0.5 or 2" + (", or inf" if allow_inf else "")
             raise ScenarioError(self.path, line.lineno, word.col + col_offset,
                                 f"bad number of seconds {text!r}", hint)
-        return float(text)
+        value = float(text)
+        if value > MAX_SECONDS:
+            hint = (f"at most {MAX_SECONDS:g} seconds (the real kernel really waits)" +
+                    ("; write inf to wait until an event" if allow_inf else ""))
+            raise ScenarioError(self.path, line.lineno, word.col + col_offset,
+                                f"too many seconds: {text}", hint)
+        return value
 
     def choice(self, line: _Line, what: str, options: tuple[str, ...]) -> str:
         word = line.take(what)
@@ -350,6 +366,10 @@ class Parser:
             if not _INTEGER.match(word.text):
                 raise line.error(word, f"set: VALUE must be a whole number, got {word.text!r}",
                                  line.usage())
+            if not -(2**31) <= int(word.text) < 2**31:
+                raise line.error(word, f"set: VALUE {word.text} does not fit a C int",
+                                 "socket options and F_SETPIPE_SZ take an int: "
+                                 f"{-(2**31)} to {2**31 - 1}")
             action = SetOption(x, option, int(word.text))
         elif k == "soerror":
             action = SoError(self.defined(line, "X"))
@@ -416,6 +436,10 @@ class Parser:
                                      "epoll_wait needs room for one event at least "
                                      "(the kernel answers EINVAL to maxevents <= 0)")
                 maxevents = int(value)
+                if maxevents >= 2**31:
+                    raise line.error(word, f"max={value} does not fit a C int",
+                                     "epoll_wait's maxevents is an int; above EP_MAX_EVENTS "
+                                     "(178,956,970) the kernel answers EINVAL")
             return Wait(e, self.timeout(line, found), maxevents)
         if k == "poll":
             items: list[tuple[Name, Mask]] = []

@@ -46,6 +46,9 @@ POLLEX_SET = EPOLLPRI | EPOLLNVAL
 
 Proc = Generator[simpy.Event, Any, Any]
 
+#: INT_MAX / sizeof(struct epoll_event) on x86_64 (fs/eventpoll.c).
+EP_MAX_EVENTS = 0x7FFFFFFF // 12
+
 
 class Task:
     """A thread of the scenario that can sleep in the kernel."""
@@ -97,7 +100,9 @@ def _deadline(env: simpy.Environment, timeout: float) -> float:
 
 def ep_poll(kernel: Kernel, task: Task, epfd: int, maxevents: int,
             timeout: float) -> Generator[simpy.Event, Any, list[tuple[str, int]]]:
-    """Linux: fs/eventpoll.c:ep_poll (do_epoll_wait looks the descriptor up first)."""
+    """Linux: fs/eventpoll.c:ep_poll (do_epoll_wait checks maxevents, then the descriptor)."""
+    if maxevents <= 0 or maxevents > EP_MAX_EVENTS:
+        raise oserror(errno.EINVAL)
     file = kernel.fdt.fget(epfd)
     if not isinstance(file, EventPoll):
         raise oserror(errno.EINVAL)
