@@ -16,7 +16,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import click
 
@@ -381,7 +381,10 @@ def report(out_dir: str, paths: tuple[str, ...], examples: int, seed_value: int,
 @click.option("--out", "out_path", type=click.Path(dir_okay=False),
               help="where to write the profile [default: models/platform/<kernel release>.toml]")
 @click.option("--json", "as_json", is_flag=True, help="print the profile as JSON")
-def probe_command(out_path: str | None, as_json: bool) -> None:
+@click.option("--costs", is_flag=True,
+              help="also measure and fit the per-call costs of select, poll, epoll_wait and "
+                   "epoll_ctl (a few seconds)")
+def probe_command(out_path: str | None, as_json: bool, costs: bool) -> None:
     """Measure this machine's constants on the real kernel and write a platform profile.
 
     The model loads models/platform/<kernel release>.toml when it exists
@@ -395,6 +398,14 @@ def probe_command(out_path: str | None, as_json: bool) -> None:
 
     def body() -> int:
         profile, log = probe()
+        if costs:
+            from dataclasses import replace
+
+            from muxsim.probe import probe_costs
+
+            fitted, cost_log = probe_costs()
+            profile = replace(profile, **cast(dict[str, Any], fitted))
+            log += cost_log
         target = out_path or str(profile_path())
         write_atomic(target, dump_profile(profile))
         if as_json:
