@@ -89,6 +89,14 @@ class FdSpace:
                 return fd
         raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
 
+    def free_count(self) -> int:
+        return (self.high - self.low) - len(self.files)
+
+    def need(self, count: int) -> None:
+        """EMFILE unless ``count`` numbers are free (socketpair and pipe2 take two or none)."""
+        if self.free_count() < count:
+            raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+
     def install(self, fd: int, file: OpenFile) -> int:
         """Move ``fd`` (anywhere) to the lowest free number in the range."""
         try:

@@ -32,6 +32,8 @@ _libc.epoll_ctl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_v
 _libc.epoll_wait.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
 
 MSG_NOSIGNAL = 0x4000
+#: INT_MAX / sizeof(struct epoll_event) (fs/eventpoll.c).
+EP_MAX_EVENTS = 0x7FFFFFFF // 12
 EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD = 1, 2, 3
 
 
@@ -116,12 +118,16 @@ def epoll_wait(epfd: int, maxevents: int, timeout_ms: int) -> list[tuple[int, in
     way to cancel a waiter without changing what it observes (a new call
     would queue the thread again at the head of ``ep->wq``).
     """
-    # The kernel writes at most as many events as are ready, and checks only
-    # the address range of the buffer, not its size: a run never has more
-    # than a few hundred interests, so a bounded buffer serves any maxevents
-    # (and an out-of-range maxevents still gets the kernel's own EINVAL).
-    events = (EpollEvent * min(maxevents, 4096))()
-    n = int(_libc.epoll_wait(epfd, events, maxevents, timeout_ms))
+    # The buffer must hold every event the kernel may write: maxevents of
+    # them. Beyond EP_MAX_EVENTS the kernel answers EINVAL before writing
+    # anything; between 2**20 and that, the call is made with 2**20, which
+    # only differs if more than a million interests are ready at once.
+    if maxevents > EP_MAX_EVENTS:
+        slots, asked = 1, maxevents
+    else:
+        slots = asked = min(maxevents, 1 << 20)
+    events = (EpollEvent * max(slots, 1))()
+    n = int(_libc.epoll_wait(epfd, events, asked, timeout_ms))
     if n < 0:
         raise _fail()
     return [(int(events[i].data & 0xFFFFFFFF), int(events[i].events)) for i in range(n)]

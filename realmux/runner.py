@@ -251,6 +251,13 @@ class _Run:
                               f"{SETTLE_BOUND}s (a waiter kept running)")
         self.waiters_quiet = quiet
 
+    def timers_pending(self) -> float | None:
+        """Seconds until the last running waiter's finite timeout runs out, if any."""
+        now = time.monotonic()
+        left = [w.began + w.timeout - now for w in self.waiters.values()
+                if not w.finished and not math.isinf(w.timeout)]
+        return max(0.0, max(left)) if left else None
+
     def quiesce_between_calls(self) -> None:
         """Between the calls of a ``fill`` or ``drain``, woken waiters run first.
 
@@ -279,6 +286,7 @@ class _Run:
             case SocketPair(a, b, kind):
                 stype = socket.SOCK_STREAM if kind == "stream" else socket.SOCK_DGRAM
                 fkind: FileKind = "unix-stream" if kind == "stream" else "unix-dgram"
+                self.fds.need(2)  # socketpair(2) makes both descriptors or neither
                 left, right = socket.socketpair(socket.AF_UNIX, stype)
                 self.bind(a, self.new_socket(0, 0, fkind, left)[0])
                 self.bind(b, self.new_socket(0, 0, fkind, right)[0])
@@ -306,6 +314,7 @@ class _Run:
             case Accept(listener, server):
                 return self.accept(listener, server)
             case Pipe(r, w):
+                self.fds.need(2)  # pipe2(2) makes both descriptors or neither
                 rfd, wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
                 self.bind(r, self.fds.install(rfd, OpenFile("pipe-r")))
                 self.bind(w, self.fds.install(wfd, OpenFile("pipe-w")))
@@ -356,7 +365,8 @@ class _Run:
                 if waiter is None:
                     raise self.scenario_error(statement, f"no running waiter {t!r}",
                                               "spawn it first")
-                if not waiter.finished and math.isinf(waiter.timeout) and self.waiters_quiet:
+                if (not waiter.finished and math.isinf(waiter.timeout) and self.waiters_quiet
+                        and self.timers_pending() is None):
                     # Asleep since the last statement, with no timer and no one
                     # left to wake it: it never returns.
                     waiter.cancel()
@@ -373,6 +383,7 @@ class _Run:
     # -- objects ---------------------------------------------------------
 
     def tcppair(self, a: str, b: str) -> Outcome:
+        self.fds.need(2)
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as lsock:
             lsock.bind(("127.0.0.1", 0))
             lsock.listen(1)
@@ -606,7 +617,15 @@ class _Run:
         probe is a call with timeout 0, which has no side effect when nothing
         is ready and returns exactly what the blocking call would otherwise.
         """
-        seconds = 0.0 if math.isinf(call.timeout) else call.timeout
+        if math.isinf(call.timeout):
+            # Certain only while no waiter has a timer running: one that times
+            # out may let go of the last reference to a file, and that wakes
+            # queues (pipe_release, unix_release_sock). Until the last timer
+            # has run out, wait for real (then one watchdog).
+            later = self.timers_pending()
+            seconds = 0.0 if later is None else later + watchdog
+        else:
+            seconds = call.timeout
         prepared = self.prepare(call)
         try:
             outcome = prepared.once(seconds)

@@ -91,10 +91,12 @@ class Kernel:
             raise
 
     def socketpair(self, a: str, b: str, stype: Literal["stream", "dgram"]) -> tuple[int, int]:
+        self.fdt.need(2)  # net/socket.c:__sys_socketpair reserves both numbers first
         left, right = socketpair(self, stype)
         return self.install(left, a), self.install(right, b)
 
     def pipe(self, r: str, w: str) -> tuple[int, int]:
+        self.fdt.need(2)  # fs/pipe.c:__do_pipe_flags reserves both numbers first
         info = PipeInodeInfo(self)
         rfile = PipeEnd(self, info, readable=True)
         wfile = PipeEnd(self, info, readable=False)
@@ -139,6 +141,7 @@ class Kernel:
         return fd, None
 
     def tcppair(self, a: str, b: str) -> tuple[int, int]:
+        self.fdt.need(2)
         client, server = TcpSock(self), TcpSock(self)
         _connect_pair(client, server)
         return self.install(client, a), self.install(server, b)

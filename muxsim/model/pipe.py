@@ -185,7 +185,8 @@ class PipeEnd(File):
         """Linux: fs/pipe.c:pipe_set_size (the per-user page limits are not modelled)."""
         pipe = self.pipe
         profile = self.kernel.profile
-        if size < 0 or size > (1 << 31):
+        size &= 0xFFFFFFFF  # pipe_fcntl takes the argument as an unsigned int
+        if size > (1 << 31):
             raise oserror(errno.EINVAL)  # round_pipe_size gives 0: no slots
         page = pipe.page_size
         rounded = page if size < page else 1 << (size - 1).bit_length()

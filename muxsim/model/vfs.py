@@ -125,6 +125,11 @@ class FdTable:
                 return fd
         raise oserror(errno.EMFILE)
 
+    def need(self, count: int) -> None:
+        """``get_unused_fd_flags`` twice, as socketpair(2) and pipe2(2) do: both or EMFILE."""
+        if self.size - len(self.fds) < count:
+            raise oserror(errno.EMFILE)
+
     def fget(self, fd: int) -> File:
         file = self.fds.get(fd) if fd >= 0 else None
         if file is None:
