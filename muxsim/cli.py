@@ -89,6 +89,12 @@ def _guarded(body: Callable[[], int]) -> NoReturn:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(EXIT_OK)
+    except OSError as exc:
+        # The runners turn the kernel's errors into outcomes; one that reaches
+        # here is about a file the command was told to read or write.
+        where = exc.filename or "muxsim"
+        _fail(EXIT_USAGE, f"{where}: {exc.strerror or exc}\n"
+                          "  hint: check the path and that its directory is writable")
     except Exception as exc:
         detail = "".join(traceback.format_exception(exc))
         _fail(EXIT_INTERNAL, f"muxsim: internal error: {exc!r}\n{detail}"
@@ -116,8 +122,15 @@ def main() -> None:
     """
 
 
+def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if value != value or value == float("inf"):
+        raise click.BadParameter("must be a finite number of seconds")
+    return value
+
+
 def _watchdog_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--watchdog", type=click.FloatRange(min=0.01), default=1.0,
+    return click.option("--watchdog", type=click.FloatRange(min=0.01, max=3600),
+                        callback=_finite, default=1.0,
                         show_default=True, metavar="S",
                         help="seconds a wait with timeout=inf may block before it is HUNG")(f)
 
@@ -300,8 +313,8 @@ def record(path: str, backend_name: str, output: str | None, watchdog: float) ->
         result = get_backend(backend_name).run(scenario, RunOptions(watchdog=watchdog))
         outcomes = {r.statement.where.line: r.outcome for r in result.results
                     if wants_expectation(r.statement)}
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        with open(path, encoding="utf-8", newline="") as handle:
+            text = handle.read()  # newline="": CRLF files stay CRLF
         changed = sum(1 for r in result.results if r.matched is False)
         write_atomic(output or path, fill_expectations(text, outcomes))
         notes = [f"line {r.statement.where.line}: {n}" for r in result.results for n in r.notes]
@@ -356,6 +369,8 @@ def report(out_dir: str, paths: tuple[str, ...], examples: int, seed_value: int,
         present = tuple(p for p in paths if os.path.exists(p))
         if not present:
             _fail(EXIT_USAGE, "no catalogue directory found: " + ", ".join(paths))
+        if compare_with is not None:
+            _check_results_file(compare_with)
         scenarios = parse_all(find_scenarios(present))
 
         def progress(message: str) -> None:
@@ -375,6 +390,19 @@ def report(out_dir: str, paths: tuple[str, ...], examples: int, seed_value: int,
         return EXIT_MISMATCH if bad else EXIT_OK
 
     _guarded(body)
+
+
+def _check_results_file(path: str) -> None:
+    """Refuse a --compare file that is not an earlier results.json, before any work."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        _fail(EXIT_USAGE, f"{path}: not a readable results.json ({exc})\n"
+                          "  hint: give the results.json of an earlier `muxsim report`")
+    if not isinstance(data, dict) or not isinstance(data.get("scenarios"), list):
+        _fail(EXIT_USAGE, f"{path}: not a results.json (no list of scenarios)\n"
+                          "  hint: give the results.json of an earlier `muxsim report`")
 
 
 @main.command("probe")

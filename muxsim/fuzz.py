@@ -71,15 +71,22 @@ def _count(result: ScenarioResult, stats: collections.Counter[str]) -> None:
 def regression_text(scenario: Scenario, real: ScenarioResult, sim: ScenarioResult,
                     seed_value: int) -> str:
     """The shrunk scenario as a catalogue-style file, expectations from the kernel."""
-    first = divergences(real, sim)[0]
+    found = divergences(real, sim)
     when = datetime.date.today().isoformat()
     header = [
         f"# Claim: the model reproduces the real kernel on this scenario, found by "
         f"`muxsim fuzz --seed {seed_value}` on {when}.",
-        f"# At line {first.index + 1} ({format_action(first.left.statement.action)}) the "
-        f"kernel gave {first.left.outcome} and the model {first.right.outcome}.",
+        "",
         "# Source: the real kernel (expectations recorded with muxsim record)",
     ]
+    if found:
+        first = found[0]
+        header[1] = (f"# At line {first.index + 1 + len(header)} "
+                     f"({format_action(first.left.statement.action)}) the kernel gave "
+                     f"{first.left.outcome} and the model {first.right.outcome}.")
+    else:
+        header[1] = ("# It diverged during fuzzing but not when run again: a timing-dependent "
+                     "case (see docs/nondeterminism.md).")
     body = "\n".join(format_action(s.action) for s in scenario.statements) + "\n"
     outcomes = {i: r.outcome for i, r in enumerate(real.results, start=len(header) + 1)
                 if wants_expectation(r.statement)}

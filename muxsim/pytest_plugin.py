@@ -9,9 +9,9 @@ Fixtures:
   and on the kernel.
 
 Options: ``--muxsim-examples N`` and ``--muxsim-profile dev|ci|nightly`` set
-the Hypothesis example count for tests that use :func:`muxsim_settings`
-(the profiles are registered as ``muxsim-dev``, ``muxsim-ci`` and
-``muxsim-nightly``). The marker ``real_kernel`` marks tests that need the
+Hypothesis's default example count for the session (the profiles are
+registered as ``muxsim-dev``, ``muxsim-ci`` and ``muxsim-nightly``: 200, 500
+and 20,000 examples). The marker ``real_kernel`` marks tests that need the
 real kernel; ``--muxsim-no-real`` skips them.
 """
 

@@ -1,8 +1,8 @@
 """The one place where a failed system call becomes an errno name.
 
-Every statement that reaches the kernel runs inside :func:`outcome_of`'s
-caller; an ``OSError`` that escapes becomes ``Errno("EAGAIN")`` and the
-like here and nowhere else, so that the mapping cannot drift between
+Every statement runs inside ``_Run.execute``, which catches the ``OSError``
+a system call raised and passes it here: it becomes ``Errno("EAGAIN")`` and
+the like here and nowhere else, so that the mapping cannot drift between
 statements. ``BlockingIOError`` is just ``OSError`` with ``EAGAIN``.
 """
 

@@ -330,6 +330,8 @@ class _Run:
             case Dup(new, old):
                 self.bind(new, None)
                 self.bind(new, self.fds.dup(self.need_fd(old)))
+                if old in self.listen_addr:  # a dup of a listener: the same address
+                    self.listen_addr[new] = self.listen_addr[old]
                 return Ok()
             case Close(x):
                 fd = self.need_fd(x)

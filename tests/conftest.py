@@ -17,7 +17,7 @@ INDEPENDENT = ROOT / "models" / "independent"
 settings.register_profile("ci", max_examples=100, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=50, deadline=None)
-settings.register_profile("nightly", max_examples=5000, deadline=None)
+settings.register_profile("nightly", max_examples=20000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 

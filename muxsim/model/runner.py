@@ -260,6 +260,8 @@ class _SimRun:
     def do_dup(self, a: Dup, st: Statement) -> Outcome:
         self.names[a.new] = None
         self.names[a.new] = self.kernel.dup(self.need_fd(a.old), a.new)
+        if a.old in self.ports:  # a dup of a listener: the same address
+            self.ports[a.new] = self.ports[a.old]
         return Ok()
 
     def do_close(self, a: Close, st: Statement) -> Outcome:

@@ -194,9 +194,17 @@ def grade_entry(scenario: Scenario, results: dict[str, ScenarioResult | str]) ->
         rows.append(Row(st.where.line, format_action(st.action),
                         None if st.expect is None else str(st.expect), outcomes, explain,
                         differs))
-    ident = os.path.relpath(scenario.path).removesuffix(".mux").replace(os.sep, "/")
+    ident = scenario_id(scenario.path)
     return Entry(ident, scenario.path, topic_of(scenario.path), muxes_of(scenario), claim,
                  source, grades, reasons, rows)
+
+
+def scenario_id(path: str) -> str:
+    """``models/conformance/x`` whatever the working directory the report ran in."""
+    full = os.path.abspath(path).replace(os.sep, "/")
+    at = full.rfind("/models/")
+    ident = full[at + 1:] if at >= 0 else os.path.normpath(path).replace(os.sep, "/")
+    return ident.removesuffix(".mux")
 
 
 def compare_runs(old: dict[str, Any], new: Report) -> dict[str, list[str]]:
