@@ -233,3 +233,33 @@ def test_side_by_side_marks_the_first_divergence() -> None:
     text = side_by_side(real, sim, found[0], context=1)
     assert ">>line 3  recv r 9" in text
     assert "pipe_read took 2" in text
+
+
+def test_record_keeps_crlf_line_endings(tmp_path: Path) -> None:
+    path = tmp_path / "crlf.mux"
+    path.write_bytes(b"pipe r w\r\nsend w 1\r\n")
+    code, _, _ = invoke("record", str(path))
+    assert code == 0
+    assert path.read_bytes() == b"pipe r w => ok\r\nsend w 1 => 1\r\n"
+
+
+def test_report_refuses_a_bad_compare_file_before_running(tmp_path: Path) -> None:
+    bad = write(tmp_path, "bad.json", "[]")
+    code, _, err = invoke("report", "--compare", str(bad), "--examples", "0",
+                          "--out", str(tmp_path / "r"))
+    assert code == 2
+    assert "not a results.json" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_unwritable_trace_directory_is_a_clean_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "ok.mux", PASSING)
+    code, _, err = invoke("run", str(path), "--trace", "/proc/no-such-dir")
+    assert code == 2
+    assert "/proc/no-such-dir" in err and "Traceback" not in err
+
+
+def test_non_finite_watchdog_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "ok.mux", PASSING)
+    code, _, _ = invoke("run", str(path), "--watchdog", "nan")
+    assert code == 2
