@@ -128,8 +128,9 @@ class Kernel:
         fd = self.install(sock, client)
         listener = self.tcp_ports.get(port)
         if listener is None or listener.state != TCP_LISTEN:
-            # tcp_reset in SYN_SENT: ECONNREFUSED, tcp_done. realmux reads the
-            # error with SO_ERROR, which clears it.
+            # net/ipv4/tcp_input.c:tcp_reset in SYN_SENT: ECONNREFUSED, then
+            # tcp_done (CLOSE, SHUTDOWN_MASK). realmux reads the error with
+            # SO_ERROR, which clears it.
             sock.state = TCP_CLOSE
             sock.sk_shutdown = SHUTDOWN_MASK
             return fd, oserror(errno.ECONNREFUSED)
@@ -178,25 +179,25 @@ class Kernel:
     def shutdown(self, fd: int, how: int) -> None:
         file = self.fdt.fget(fd)
         if not isinstance(file, Sock):
-            raise oserror(errno.ENOTSOCK)
+            raise oserror(errno.ENOTSOCK)  # net/socket.c:__sys_shutdown (sockfd_lookup_light)
         file.shutdown(how)
 
     def setsockopt(self, fd: int, option: str, value: int) -> None:
         file = self.fdt.fget(fd)
         if option == "pipesize":
             if not isinstance(file, PipeEnd):
-                raise oserror(errno.EBADF)
+                raise oserror(errno.EBADF)  # fs/pipe.c:pipe_fcntl (get_pipe_info is NULL)
             file.set_size(value)
             return
         if not isinstance(file, Sock):
-            raise oserror(errno.ENOTSOCK)
+            raise oserror(errno.ENOTSOCK)  # net/socket.c:__sys_setsockopt
         file.setsockopt(option, value)
 
     def so_error(self, fd: int) -> int:
         file = self.fdt.fget(fd)
         if not isinstance(file, Sock):
-            raise oserror(errno.ENOTSOCK)
-        return file.sock_error()
+            raise oserror(errno.ENOTSOCK)  # net/socket.c:__sys_getsockopt
+        return file.sock_error()  # net/core/sock.c:sk_getsockopt(SO_ERROR): read and clear
 
     # -- epoll_ctl ---------------------------------------------------------
 
