@@ -35,17 +35,14 @@ import platform
 import select
 import socket
 import struct
-import sys
 import time
 from collections.abc import Callable
 from importlib import metadata
 
 from muxsim.lang.errors import InvariantError, ScenarioError
-from muxsim.lang.masks import Mask
-from muxsim.lang.outcomes import Hung, Number, Ok, Outcome, Ready, Selected
+from muxsim.lang.outcomes import Hung, Number, Ok, Outcome
 from muxsim.lang.results import RunOptions, ScenarioResult, StatementResult
 from muxsim.lang.syntax import (
-    DEFAULT_MAXEVENTS,
     Accept,
     Action,
     Close,
@@ -75,9 +72,10 @@ from muxsim.lang.syntax import (
     Wait,
     WaitingCall,
 )
-from realmux import interrupt, libc, tcpsettle
+from realmux import libc, tcpsettle
+from realmux.calls import Failed, Prepared, PreparedPoll, PreparedSelect, PreparedWait
 from realmux.errnames import errno_name
-from realmux.fdspace import RANGE_HIGH, RANGE_LOW, FdSpace, FileKind, OpenFile
+from realmux.fdspace import FdSpace, FileKind, OpenFile
 from realmux.waiters import Waiter
 
 CHUNK = 65536
@@ -98,7 +96,6 @@ _SOCKOPT = {
     "rcvlowat": (socket.SOL_SOCKET, socket.SO_RCVLOWAT),
     "notsent_lowat": (socket.IPPROTO_TCP, TCP_NOTSENT_LOWAT),
 }
-_POLL_ALWAYS = Mask.ERR | Mask.HUP | Mask.NVAL
 
 
 def _ebadf() -> OSError:
@@ -637,19 +634,19 @@ class _Run:
             return Hung() if math.isinf(call.timeout) else prepared.empty
         return outcome
 
-    def prepare(self, call: WaitingCall, spawned: bool = False) -> _Prepared:
+    def prepare(self, call: WaitingCall, spawned: bool = False) -> Prepared:
         if isinstance(call, Wait):
-            return _PreparedWait(self, call, spawned)
+            return PreparedWait(self, call, spawned)
         if isinstance(call, Poll):
-            return _PreparedPoll(self, call)
-        return _PreparedSelect(self, call)
+            return PreparedPoll(self, call)
+        return PreparedSelect(self, call)
 
     def spawn(self, t: str, call: WaitingCall) -> Outcome:
         try:
             prepared = self.prepare(call, spawned=True)
         except OSError as exc:
             failed: Outcome = errno_name(exc)
-            prepared = _Failed(failed)
+            prepared = Failed(failed)
         stopper = prepared.enable_interrupt()
         waiter = Waiter(t, prepared.once, call.timeout, prepared.empty, prepared.release,
                         stopper)
@@ -659,162 +656,6 @@ class _Run:
         if not state.asleep and not waiter.finished:
             self.notes.append(f"waiter {t} not seen asleep (wchan={state.wchan or '?'})")
         return Ok()
-
-
-class _Prepared:
-    """One wait, ready to run for a given number of seconds (maybe many times)."""
-
-    empty: Outcome = Ready(())
-    cancel_fd = -1
-
-    def once(self, seconds: float) -> Outcome | None:
-        """Outcome of one wait (inf: until an event), or None if it timed out with nothing."""
-        raise NotImplementedError
-
-    def enable_interrupt(self) -> Callable[[Waiter], None] | None:
-        """Add a private eventfd to the call; returns what interrupts it (None: can't)."""
-        fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
-        if fd >= RANGE_LOW:
-            # select() needs a number below FD_SETSIZE, and the numbers from
-            # RANGE_LOW up belong to scenario ranges: fall back to slices.
-            os.close(fd)
-            return None
-        self.cancel_fd = fd
-        return lambda waiter: os.eventfd_write(fd, 1)
-
-    def release(self) -> None:
-        if self.cancel_fd >= 0:
-            os.close(self.cancel_fd)
-            self.cancel_fd = -1
-
-
-class _Failed(_Prepared):
-    def __init__(self, outcome: Outcome) -> None:
-        self.outcome = outcome
-
-    def enable_interrupt(self) -> Callable[[Waiter], None] | None:
-        return lambda waiter: None
-
-    def once(self, seconds: float) -> Outcome | None:
-        return self.outcome
-
-
-class _PreparedWait(_Prepared):
-    """``epoll_wait`` through ``ctypes`` (it returns our data tokens, and a
-    signal ends it instead of a hidden retry)."""
-
-    def __init__(self, run: _Run, call: Wait, spawned: bool) -> None:
-        self.run = run
-        efd = run.fd(call.e)
-        if efd < 0:
-            raise _ebadf()
-        # A spawned waiter waits on a private dup: like the kernel's own
-        # reference during epoll_wait, it keeps the epoll file alive if the
-        # scenario closes E meanwhile. The main thread's call is over before
-        # the next statement, so it uses the scenario's number itself.
-        self.own = _private_dup(efd) if spawned else -1
-        self.efd = self.own if spawned else efd
-        self.maxevents = call.max if call.max is not None else DEFAULT_MAXEVENTS
-        self.sliced: select.epoll | None = None
-
-    def enable_interrupt(self) -> Callable[[Waiter], None] | None:
-        if interrupt.available():
-            return lambda waiter: interrupt.interrupt(waiter.ident)
-        # No signal handler here (not the main thread): wait in slices.
-        self.sliced = select.epoll.fromfd(os.dup(self.efd))
-        return None
-
-    def once(self, seconds: float) -> Outcome | None:
-        try:
-            if self.sliced is not None:
-                events = self.sliced.poll(seconds, self.maxevents)
-            else:
-                ms = -1 if math.isinf(seconds) else math.ceil(seconds * 1000)
-                events = libc.epoll_wait(self.efd, self.maxevents, ms)
-        except InterruptedError:
-            return None  # cancelled: the waiter says HUNG
-        except OSError as exc:
-            return errno_name(exc)
-        if not events:
-            return None
-        names = self.run.interest_names
-        return Ready.of([(names.get(token, f"unknown_{token}"), Mask(ev))
-                         for token, ev in events])
-
-    def release(self) -> None:
-        if self.sliced is not None:
-            self.sliced.close()
-        if self.own >= 0:
-            os.close(self.own)
-            self.own = -1
-
-
-class _PreparedPoll(_Prepared):
-    def __init__(self, run: _Run, call: Poll) -> None:
-        self.items = [(name, run.fd(name), Mask(int(mask) & 0xFFFF)) for name, mask in call.items]
-        wanted: dict[int, int] = {}
-        for _, fd, mask in self.items:
-            if fd >= 0:
-                wanted[fd] = int(wanted.get(fd, 0)) | int(mask)
-        # select.poll keeps one entry per number; two entries for one number
-        # are served by asking for the union and giving each entry its share
-        # (fs/select.c:do_pollfd filters by the entry's events | ERR | HUP).
-        self.poller = select.poll()
-        for fd, bits in wanted.items():
-            self.poller.register(fd, bits)
-
-    def enable_interrupt(self) -> Callable[[Waiter], None] | None:
-        interrupt = super().enable_interrupt()
-        if interrupt is not None:
-            self.poller.register(self.cancel_fd, select.POLLIN)
-        return interrupt
-
-    def once(self, seconds: float) -> Outcome | None:
-        try:
-            got = dict(self.poller.poll(None if math.isinf(seconds) else seconds * 1000))
-        except OSError as exc:
-            return errno_name(exc)
-        got.pop(self.cancel_fd, None)
-        if not got:
-            return None
-        entries = []
-        for name, fd, mask in self.items:
-            revents = got.get(fd, 0) & int(mask | _POLL_ALWAYS)
-            if revents:
-                entries.append((name, Mask(revents)))
-        return Ready.of(entries)
-
-
-class _PreparedSelect(_Prepared):
-    empty: Outcome = Selected()
-
-    def __init__(self, run: _Run, call: Select) -> None:
-        self.sets = [[(name, run.fd(name)) for name in names] for names in (call.r, call.w,
-                                                                            call.x)]
-        if any(fd < 0 for group in self.sets for _, fd in group):
-            raise _ebadf()
-
-    def once(self, seconds: float) -> Outcome | None:
-        r, w, x = ([fd for _, fd in group] for group in self.sets)
-        if self.cancel_fd >= 0:
-            r.append(self.cancel_fd)
-        try:
-            got = select.select(r, w, x, None if math.isinf(seconds) else seconds)
-        except OSError as exc:
-            return errno_name(exc)
-        ready = [{fd for fd in found if fd != self.cancel_fd} for found in got]
-        if not any(ready):
-            return None
-        names = [[name for name, fd in group if fd in hit] for group, hit in zip(self.sets, ready,
-                                                                                  strict=True)]
-        return Selected.of(names[0], names[1], names[2])
-
-
-def _private_dup(fd: int) -> int:
-    """A dup of ``fd`` above every scenario range, so it never takes a scenario's number."""
-    if fd < 0:
-        raise _ebadf()
-    return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, RANGE_HIGH)
 
 
 def _addresses(fd: int) -> tuple[tuple[str, int] | None, tuple[str, int] | None]:
@@ -851,6 +692,3 @@ def _safe(check: Callable[[], bool]) -> bool:
     except OSError:
         return True
 
-
-def python_info() -> str:
-    return sys.version.split()[0]
