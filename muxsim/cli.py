@@ -15,7 +15,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, NoReturn, cast
 
 import click
@@ -325,14 +325,6 @@ def record(path: str, backend_name: str, output: str | None, watchdog: float) ->
         return EXIT_OK
 
     _guarded(body)
-
-
-def iter_results(paths: tuple[str, ...], backend_name: str,
-                 options: RunOptions) -> Iterator[ScenarioResult]:
-    """Parse and run scenarios (for reports and other tools)."""
-    backend = get_backend(backend_name)
-    for scenario in parse_all(find_scenarios(paths)):
-        yield backend.run(scenario, options)
 
 
 @main.command()

@@ -48,7 +48,6 @@ class Profile:
     #: TCP on loopback (first approximation; see muxsim/model/inet.py).
     tcp_wmem_default: int = 2626560
     tcp_rmem_default: int = 131072
-    tcp_size_goal: int = 65483
     tcp_mss: int = 65483
     #: truesize of a TCP skb beyond its payload (alloc_skb_fclone(MAX_TCP_HEADER)).
     tcp_skb_overhead: int = 1280

@@ -156,6 +156,7 @@ class PollWqueues:
         self.triggered = False
         self.files: list[File] = []
         self.entries: list[tuple[WaitQueueHead, WaitQueueEntry]] = []
+        task.entries = self.entries  # what cancelling the task must unhook
 
     def qproc(self, file: File, head: WaitQueueHead, pt: PollTable) -> None:
         """``__pollwait``: hold the file, hook a ``pollwake`` entry with the wanted key."""
@@ -163,7 +164,6 @@ class PollWqueues:
         entry = WaitQueueEntry(self.pollwake, pt.key)
         head.add(entry)
         self.entries.append((head, entry))
-        self.task.entries = self.entries
 
     def pollwake(self, entry: WaitQueueEntry, key: int | None) -> int:
         """Linux: fs/select.c:pollwake."""
@@ -185,7 +185,6 @@ class PollWqueues:
         for head, entry in self.entries:
             head.remove(entry)
         self.entries.clear()
-        self.task.entries = []
         files, self.files = self.files, []
         for file in files:
             fput(file)
