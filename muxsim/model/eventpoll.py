@@ -109,13 +109,16 @@ class EventPoll(File):
         pollflags = key if key is not None else 0
         ewake = 0
         pwake = False
+        tracing = self.kernel.tracing
         trace = self.kernel.trace
         if not (epi.events & ~EP_PRIVATE_BITS):
-            trace(f"ep_poll_callback {epi.data}: disarmed (ONESHOT), ignored")
+            if tracing:
+                trace(f"ep_poll_callback {epi.data}: disarmed (ONESHOT), ignored")
             return 0 if epi.events & EPOLLEXCLUSIVE else 1
         if pollflags and not (pollflags & epi.events):
-            trace(f"ep_poll_callback {epi.data}: key {format_mask(pollflags)} not in its "
-                  f"interest {format_mask(epi.events)}, ignored")
+            if tracing:
+                trace(f"ep_poll_callback {epi.data}: key {format_mask(pollflags)} not in its "
+                      f"interest {format_mask(epi.events)}, ignored")
             return 0 if epi.events & EPOLLEXCLUSIVE else 1
         if self.kernel.semantics == "textbook" and epi.events & EPOLLET:
             # The textbook reading: a wakeup is no edge; only a not-ready to
@@ -124,8 +127,9 @@ class EventPoll(File):
         if not epi.linked:
             self.rdllist.append(epi)
             epi.linked = True
-            trace(f"ep_poll_callback {epi.data}: queued on ready list of {self.name()}")
-        else:
+            if tracing:
+                trace(f"ep_poll_callback {epi.data}: queued on ready list of {self.name()}")
+        elif tracing:
             trace(f"ep_poll_callback {epi.data}: already on ready list of {self.name()}")
         if self.wq.active():
             if epi.events & EPOLLEXCLUSIVE:
@@ -144,7 +148,8 @@ class EventPoll(File):
 
     def ep_poll_safewake(self) -> None:
         """``ep_poll_safewake``: wake whoever polls this epoll file, key EPOLLIN."""
-        self.kernel.trace(f"wake {self.name()} poll_wait with key IN")
+        if self.kernel.tracing:
+            self.kernel.trace(f"wake {self.name()} poll_wait with key IN")
         self.poll_wait.wake_up(EPOLLIN)
 
     def name(self) -> str:
@@ -244,25 +249,31 @@ class EventPoll(File):
         res: list[tuple[str, int]] = []
         pt = PollTable(None)
         trace = self.kernel.trace
-        while txlist:
+        tracing = self.kernel.tracing
+        # Walk by index: popping the head of a Python list is linear.
+        taken = 0
+        for epi in txlist:
             if len(res) >= maxevents:
                 break
-            epi = txlist.pop(0)
+            taken += 1
             epi.linked = False
             revents = ep_item_poll(epi, pt)
             epi.was_ready = bool(revents)
             if not revents:
-                trace(f"harvest {self.name()}: {epi.data} polled, not ready, dropped")
+                if tracing:
+                    trace(f"harvest {self.name()}: {epi.data} polled, not ready, dropped")
                 continue
-            trace(f"harvest {self.name()}: {epi.data} polled: {format_mask(revents)}")
+            if tracing:
+                trace(f"harvest {self.name()}: {epi.data} polled: {format_mask(revents)}")
             res.append((epi.data, revents))
             if epi.events & EPOLLONESHOT:
                 epi.events &= EP_PRIVATE_BITS
-                trace(f"harvest {self.name()}: {epi.data} ONESHOT, disarmed")
+                if tracing:
+                    trace(f"harvest {self.name()}: {epi.data} ONESHOT, disarmed")
             elif not (epi.events & EPOLLET):
                 self.rdllist.append(epi)
                 epi.linked = True
-        self.ep_done_scan(txlist)
+        self.ep_done_scan(txlist[taken:])
         return res
 
     def ep_done_scan(self, txlist: list[EpItem]) -> None:

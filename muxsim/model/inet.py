@@ -186,7 +186,8 @@ class TcpSock(Sock):
         """``sk_stream_write_space``."""
         if self.stream_writeable() and not self.dead:
             self.nospace = False
-            self.kernel.wake(self.wq, KEY_WRITABLE, f"{why}: write space on {self.label()}")
+            self.kernel.wake(self.wq, KEY_WRITABLE, f"{why}: write space on {self.label()}"
+                             if self.kernel.tracing else why)
 
     # -- the wire (instantaneous on loopback) ----------------------------------
 

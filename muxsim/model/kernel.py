@@ -40,6 +40,9 @@ class Kernel:
         self.explanation: list[str] = []
         self.labels: dict[int, str] = {}  # file serial -> the scenario name it was created as
         self.epolls: dict[int, EventPoll] = {}  # epolls with interests (textbook edge checks)
+        #: Keep the explanation. Workloads turn it off: formatting a line per
+        #: wakeup is most of what a request costs the model.
+        self.tracing = True
 
     # -- bookkeeping -----------------------------------------------------
 
@@ -55,18 +58,21 @@ class Kernel:
             file.name_queues(name)
 
     def trace(self, line: str) -> None:
-        self.explanation.append(line)
+        if self.tracing:
+            self.explanation.append(line)
 
     def wake(self, head: WaitQueueHead, key: int | None, why: str) -> None:
         """``wake_up_interruptible_poll`` and friends: one exclusive waiter."""
-        if head.active():
-            self.trace(f"{why} -> wake {head.name} key {_key(key)}")
-        head.wake_up(key)
+        if head.entries:
+            if self.tracing:
+                self.trace(f"{why} -> wake {head.name} key {_key(key)}")
+            head.wake_up(key)
 
     def wake_all(self, head: WaitQueueHead, key: int | None, why: str) -> None:
-        if head.active():
-            self.trace(f"{why} -> wake all on {head.name} key {_key(key)}")
-        head.wake_up_all(key)
+        if head.entries:
+            if self.tracing:
+                self.trace(f"{why} -> wake all on {head.name} key {_key(key)}")
+            head.wake_up_all(key)
 
     def after_syscall(self) -> None:
         """The textbook policy looks for readiness edges after every call."""

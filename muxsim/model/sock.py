@@ -78,12 +78,14 @@ class Sock(File):
     def state_change(self, why: str) -> None:
         """``sock_def_wakeup``: every waiter, no key."""
         if not self.dead:
-            self.kernel.wake_all(self.wq, None, f"{why}: {self.label()} state change")
+            self.kernel.wake_all(self.wq, None, f"{why}: {self.label()} state change"
+                                 if self.kernel.tracing else why)
 
     def data_ready(self, why: str) -> None:
         """``sock_def_readable``."""
-        if not self.dead:
-            self.kernel.wake(self.wq, KEY_READABLE, f"{why}: data ready on {self.label()}")
+        if not self.dead and self.wq.entries:
+            self.kernel.wake(self.wq, KEY_READABLE, f"{why}: data ready on {self.label()}"
+                             if self.kernel.tracing else why)
 
     def error_report(self, why: str) -> None:
         """``sock_def_error_report``."""

@@ -63,6 +63,11 @@ class Task:
         self.state = Task.RUNNING
         self.event: simpy.Event | None = None
         self.entries: list[tuple[WaitQueueHead, WaitQueueEntry]] = []
+        #: Counters for workloads: times this task went to sleep and was woken,
+        #: and wait-queue entries its poll and select calls hooked (``__pollwait``).
+        self.sleeps = 0
+        self.wakeups = 0
+        self.registered = 0
 
     def try_to_wake_up(self) -> int:
         """``default_wake_function``: 1 if this woke a sleeping task, else 0."""
@@ -70,11 +75,13 @@ class Task:
             return 0
         if self.trace is not None:
             self.trace(f"{self.name} woken")
+        self.wakeups += 1
         self.event.succeed()
         return 1
 
     def sleep(self, deadline: float) -> Generator[simpy.Event, Any, bool]:
         """``schedule_hrtimeout_range``: True if woken, False if the deadline passed."""
+        self.sleeps += 1
         self.state = Task.SLEEPING
         self.event = self.env.event()
         try:
@@ -125,7 +132,8 @@ def ep_poll(kernel: Kernel, task: Task, epfd: int, maxevents: int,
                 entry = WaitQueueEntry(_autoremove_wake, task)
                 ep.wq.add_exclusive_head(entry)
                 task.entries = [(ep.wq, entry)]
-                kernel.trace(f"{task.name} sleeps in epoll_wait on {kernel.name_of(ep)}")
+                if kernel.tracing:
+                    kernel.trace(f"{task.name} sleeps in epoll_wait on {kernel.name_of(ep)}")
                 woken = yield from task.sleep(deadline)
                 timed_out = not woken
             eavail = True
@@ -164,6 +172,7 @@ class PollWqueues:
         entry = WaitQueueEntry(self.pollwake, pt.key)
         head.add(entry)
         self.entries.append((head, entry))
+        self.task.registered += 1
 
     def pollwake(self, entry: WaitQueueEntry, key: int | None) -> int:
         """Linux: fs/select.c:pollwake."""

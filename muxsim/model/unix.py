@@ -94,8 +94,9 @@ class UnixSock(Sock):
 
     def write_space(self, why: str, held: int = 0) -> None:
         """Linux: net/unix/af_unix.c:unix_write_space."""
-        if not self.dead and self.unix_writable(held):
-            self.kernel.wake(self.wq, KEY_WRITABLE, f"{why}: write space on {self.label()}")
+        if not self.dead and self.wq.entries and self.unix_writable(held):
+            self.kernel.wake(self.wq, KEY_WRITABLE, f"{why}: write space on {self.label()}"
+                             if self.kernel.tracing else why)
 
     def free_skb(self, skb: Skb, why: str) -> None:
         """``sock_wfree``: give the truesize back to the sender, then tell it."""
@@ -199,7 +200,7 @@ class UnixSock(Sock):
                     return sent
                 raise oserror(errno.EPIPE)
             other.rcvq.append(skb)
-            other.data_ready(f"send {self.label()}")
+            other.data_ready(f"send {self.label()}" if self.kernel.tracing else "send")
             sent += size
         return sent
 
@@ -232,7 +233,7 @@ class UnixSock(Sock):
             if skb.consumed < skb.len:
                 break
             self.rcvq.popleft()
-            self.free_skb(skb, f"recv {self.label()}")
+            self.free_skb(skb, f"recv {self.label()}" if self.kernel.tracing else "recv")
             if not size:
                 break
         return copied

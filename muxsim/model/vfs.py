@@ -116,12 +116,17 @@ class FdTable:
     def __init__(self, size: int) -> None:
         self.size = size
         self.fds: dict[int, File] = {}
+        #: ``files->next_fd``: no number below it is free, so the search for the
+        #: lowest free one starts there (fs/file.c:alloc_fd, __put_unused_fd).
+        self.next_fd = 0
 
     def alloc_fd(self, file: File) -> int:
         """``alloc_fd`` + ``fd_install``; EMFILE when the table is full."""
-        for fd in range(self.size):
-            if fd not in self.fds:
-                self.fds[fd] = get_file(file)
+        fds = self.fds
+        for fd in range(self.next_fd, self.size):
+            if fd not in fds:
+                fds[fd] = get_file(file)
+                self.next_fd = fd + 1
                 return fd
         raise oserror(errno.EMFILE)
 
@@ -144,4 +149,6 @@ class FdTable:
         file = self.fds.pop(fd, None) if fd >= 0 else None
         if file is None:
             raise oserror(errno.EBADF)
+        if fd < self.next_fd:
+            self.next_fd = fd
         fput(file)
