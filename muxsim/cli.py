@@ -556,3 +556,13 @@ def fuzz(examples: int | None, seed_value: int | None, profile: str, jobs: int, 
         return EXIT_MISMATCH if report.divergences else EXIT_OK
 
     _guarded(body)
+
+
+def _register_explore() -> None:
+    # Defined in its own module; imported here, after the helpers it uses exist.
+    from muxsim.workload.command import explore_command
+
+    main.add_command(explore_command)
+
+
+_register_explore()

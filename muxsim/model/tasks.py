@@ -68,6 +68,9 @@ class Task:
         self.sleeps = 0
         self.wakeups = 0
         self.registered = 0
+        #: Seconds from a wakeup to the task running again (the scheduler's
+        #: delay). Scenarios keep 0; workloads use the measured latency.
+        self.wake_latency = 0.0
 
     def try_to_wake_up(self) -> int:
         """``default_wake_function``: 1 if this woke a sleeping task, else 0."""
@@ -76,6 +79,18 @@ class Task:
         if self.trace is not None:
             self.trace(f"{self.name} woken")
         self.wakeups += 1
+        if self.wake_latency > 0:
+            # try_to_wake_up makes the task runnable at once (a second wakeup
+            # finds it running); it runs when the scheduler gets to it.
+            self.state = Task.RUNNING
+            event = self.event
+
+            def run(_: simpy.Event) -> None:
+                if not event.triggered:
+                    event.succeed()
+
+            self.env.timeout(self.wake_latency).callbacks.append(run)
+            return 1
         self.event.succeed()
         return 1
 

@@ -1,0 +1,280 @@
+"""What each system call costs the server, in seconds of CPU: the model's price list.
+
+The facts this is built on (measured by ``muxsim probe --costs`` through
+``realmux/costs.py``, read from the kernel's sources for their shape):
+
+* ``select`` and ``poll`` scan every descriptor they are given on every
+  call (fs/select.c: ``do_select``, ``do_poll``), so their cost grows with
+  descriptors *watched*. A call that may sleep (timeout not 0) also hooks a
+  wait-queue entry on every descriptor it scans until one is ready
+  (``__pollwait``) and unhooks them all on the way out (``poll_freewait``):
+  the "wait" curves measure that pass, with only the last descriptor
+  ready. After a sleep the kernel scans again, without registering.
+* ``epoll_wait`` looks only at the ready list (fs/eventpoll.c:
+  ``ep_send_events``), so its cost grows with events *returned*; idle
+  interests cost nothing per call.
+* A call that really sleeps pays a context switch out and back on top of
+  its scans (``wakeup``), and the woken thread starts running some time
+  after the wakeup (``wakeup_latency``, wall time, not CPU).
+
+The curves are interpolated piecewise linearly between measured points and
+extrapolated along the last segment. Costs are Python's: the server the
+model prices is a Python server using the ``select`` module, as measured.
+What a call costs is decided here; *which* calls happen, how many
+descriptors they scan and whether they sleep is decided by the model
+(:mod:`muxsim.model.tasks` counts the registrations it made).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+from muxsim.lang.errors import ScenarioError
+
+Curve = tuple[tuple[float, float], ...]
+Transport = Literal["unix", "tcp"]
+
+CURVE_KEYS = ("select_scan", "select_wait", "poll_scan", "poll_wait", "epoll_wait",
+              "epoll_wait_idle", "recv_unix", "send_unix", "recv_tcp", "send_tcp")
+SCALAR_KEYS = ("select_per_ready", "poll_per_ready", "epoll_ctl_add", "epoll_ctl_mod",
+               "epoll_ctl_del", "accept_tcp", "close", "wakeup", "wakeup_latency")
+
+
+def interpolate(curve: Curve, x: float) -> float:
+    """Piecewise linear through the points; beyond them, along the nearest segment."""
+    xs = [p[0] for p in curve]
+    if len(curve) == 1:
+        return curve[0][1]
+    i = bisect.bisect_left(xs, x)
+    i = min(max(i, 1), len(curve) - 1)
+    (x0, y0), (x1, y1) = curve[i - 1], curve[i]
+    y = y0 + (y1 - y0) * (x - x0) / (x1 - x0) if x1 != x0 else y1
+    # Never below half the cheapest measured call: extrapolating a noisy
+    # first segment down to zero descriptors must not make calls free.
+    return max(y, 0.5 * min(p[1] for p in curve))
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Seconds of CPU per call, as functions of what the call did."""
+
+    select_scan: Curve
+    select_wait: Curve
+    poll_scan: Curve
+    poll_wait: Curve
+    epoll_wait: Curve
+    epoll_wait_idle: Curve
+    recv_unix: Curve
+    send_unix: Curve
+    recv_tcp: Curve
+    send_tcp: Curve
+    select_per_ready: float
+    poll_per_ready: float
+    epoll_ctl_add: float
+    epoll_ctl_mod: float
+    epoll_ctl_del: float
+    accept_tcp: float
+    close: float
+    wakeup: float
+    wakeup_latency: float
+    source: str = "built-in"
+    #: Interpolations already made: a run asks for the same few points again and again.
+    _memo: dict[tuple[str, float], float] = field(default_factory=dict, init=False,
+                                                  repr=False, compare=False)
+
+    def at(self, curve: str, x: float) -> float:
+        """The named curve at ``x`` (memoised)."""
+        key = (curve, x)
+        value = self._memo.get(key)
+        if value is None:
+            value = self._memo[key] = interpolate(getattr(self, curve), x)
+        return value
+
+    # -- readiness calls -------------------------------------------------------
+
+    def _scan(self, scan: str, wait: str, per_ready: float, watched: int, ready: int,
+              registered: int, slept: bool) -> float:
+        n = max(watched, 1)
+        one = self.at(scan, n)
+        cost = one + per_ready * max(ready - 1, 0)
+        if registered:
+            # The registering pass costs wait(n) - scan(n) more, spread over
+            # the n descriptors it hooked (do_select / do_poll with a table).
+            cost += max(self.at(wait, n) - one, 0.0) * min(registered, n) / n
+        if slept:
+            cost += one + self.wakeup  # the pass after the wakeup, and the switch
+        return cost
+
+    def select_call(self, watched: int, ready: int, registered: int, slept: bool) -> float:
+        """``select``: every watched descriptor scanned on every pass (fs/select.c:do_select)."""
+        return self._scan("select_scan", "select_wait", self.select_per_ready,
+                          watched, ready, registered, slept)
+
+    def poll_call(self, watched: int, ready: int, registered: int, slept: bool) -> float:
+        """``poll``: as select, one pollfd per descriptor (fs/select.c:do_poll)."""
+        return self._scan("poll_scan", "poll_wait", self.poll_per_ready,
+                          watched, ready, registered, slept)
+
+    def epoll_wait_call(self, events: int, slept: bool) -> float:
+        """``epoll_wait``: the ready list only (fs/eventpoll.c:ep_send_events)."""
+        cost = self.at("epoll_wait", max(events, 1))
+        return cost + (self.wakeup if slept else 0.0)
+
+    # -- data and descriptors ----------------------------------------------------
+
+    def recv(self, transport: Transport, nbytes: int) -> float:
+        return self.at("recv_unix" if transport == "unix" else "recv_tcp", max(nbytes, 1))
+
+    def send(self, transport: Transport, nbytes: int) -> float:
+        return self.at("send_unix" if transport == "unix" else "send_tcp", max(nbytes, 1))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name.startswith("_"):
+                continue
+            value = getattr(self, f.name)
+            out[f.name] = [list(p) for p in value] if f.name in CURVE_KEYS else value
+        return out
+
+
+#: Measured on this project's build machine (Linux 6.18, x86_64, Python 3.11,
+#: 2 shared vCPUs) with ``muxsim probe --costs``; used when no platform
+#: profile for the running kernel has a ``[costs]`` table.
+BUILT_IN: dict[str, Any] = {
+    "select_scan": [[10, 1.1e-6], [100, 2.2e-6], [300, 5.0e-6], [900, 1.3e-5]],
+    "select_wait": [[10, 1.5e-6], [100, 5.5e-6], [300, 1.4e-5], [900, 4.0e-5]],
+    "poll_scan": [[10, 1.0e-6], [100, 3.5e-6], [1000, 2.9e-5], [4000, 1.2e-4],
+                  [9000, 2.7e-4]],
+    "poll_wait": [[10, 1.6e-6], [100, 8.0e-6], [1000, 7.5e-5], [4000, 3.0e-4],
+                  [9000, 7.0e-4]],
+    "epoll_wait": [[1, 8.0e-7], [10, 2.3e-6], [100, 1.6e-5], [1000, 1.6e-4]],
+    "epoll_wait_idle": [[100, 8.0e-7], [9000, 8.0e-7]],
+    "recv_unix": [[1, 8.0e-7], [65536, 6.0e-6]],
+    "send_unix": [[1, 1.2e-6], [65536, 1.2e-5]],
+    "recv_tcp": [[1, 1.2e-6], [65536, 8.0e-6]],
+    "send_tcp": [[1, 3.0e-6], [65536, 2.5e-5]],
+    "select_per_ready": 5.0e-8,
+    "poll_per_ready": 5.0e-8,
+    "epoll_ctl_add": 1.0e-6,
+    "epoll_ctl_mod": 6.0e-7,
+    "epoll_ctl_del": 6.0e-7,
+    "accept_tcp": 5.0e-6,
+    "close": 1.5e-6,
+    "wakeup": 8.0e-6,
+    "wakeup_latency": 5.0e-5,
+}
+
+
+def costs_from_mapping(data: Mapping[str, Any], source: str,
+                       text: str | None = None) -> CostModel:
+    """Check a ``[costs]`` table and build the model; errors point at the key."""
+    values: dict[str, Any] = {}
+    for key in (*CURVE_KEYS, *SCALAR_KEYS):
+        raw = data.get(key, BUILT_IN[key])
+        if key in CURVE_KEYS:
+            values[key] = _curve(raw, key, source, text)
+        else:
+            if isinstance(raw, bool) or not isinstance(raw, int | float) \
+                    or not math.isfinite(raw) or raw < 0:
+                _bad(source, text, key, f"costs.{key} must be a non-negative number of "
+                     f"seconds, got {raw!r}", "rerun `muxsim probe --costs` to measure it")
+            values[key] = float(raw)
+    return CostModel(**values, source=source)
+
+
+def _curve(raw: Any, key: str, source: str, text: str | None) -> Curve:
+    hint = "a curve is a list of [x, seconds] pairs, e.g. [[10, 1.1e-6], [1000, 2.9e-5]]"
+    if not isinstance(raw, list) or not raw:
+        _bad(source, text, key, f"costs.{key} must be a non-empty list of pairs", hint)
+    points: list[tuple[float, float]] = []
+    for pair in raw:
+        ok = isinstance(pair, list | tuple) and len(pair) == 2 and all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            and v >= 0 for v in pair)
+        if not ok:
+            _bad(source, text, key, f"costs.{key}: {pair!r} is not an [x, seconds] pair "
+                 "of non-negative numbers", hint)
+        points.append((float(pair[0]), float(pair[1])))
+    points.sort()
+    if len({x for x, _ in points}) != len(points):
+        _bad(source, text, key, f"costs.{key} has two points at the same x", hint)
+    return tuple(points)
+
+
+def _bad(source: str, text: str | None, key: str, message: str, hint: str) -> None:
+    line, col = 1, 1
+    if text is not None:
+        for number, content in enumerate(text.splitlines(), 1):
+            found = re.match(rf"\s*{re.escape(key)}\s*=", content)
+            if found:
+                line, col = number, found.end() + 1
+                break
+    raise ScenarioError(source, line, col, message, hint)
+
+
+def built_in_costs() -> CostModel:
+    return costs_from_mapping(BUILT_IN, "built-in")
+
+
+def load_costs(path: Path | None = None) -> CostModel:
+    """The ``[costs]`` table of a platform profile; the built-in costs if it has none.
+
+    With no path, the profile for the running kernel (``models/platform/``)
+    if there is one.
+    """
+    from muxsim.model.profile import profile_path
+
+    target = path or profile_path()
+    if not target.exists():
+        if path is not None:
+            raise ScenarioError(str(path), 1, 1, "no such platform profile",
+                                "give a file written by `muxsim probe --costs`")
+        return built_in_costs()
+    try:
+        text = target.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(str(target), 1, 1, f"cannot read the profile: {exc}",
+                            "give a file written by `muxsim probe --costs`") from None
+    except tomllib.TOMLDecodeError as exc:
+        found = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        line, col = (int(found.group(1)), int(found.group(2))) if found else (1, 1)
+        raise ScenarioError(str(target), line, col, f"not valid TOML: {exc}",
+                            "check quoting and brackets, or rerun `muxsim probe --costs`"
+                            ) from None
+    table = data.get("costs")
+    if table is None:
+        return built_in_costs()
+    if not isinstance(table, dict):
+        raise ScenarioError(str(target), 1, 1, "[costs] must be a table",
+                            "rerun `muxsim probe --costs`")
+    return costs_from_mapping(table, str(target), text)
+
+
+def dump_costs(measured: Mapping[str, Any]) -> str:
+    """The ``[costs]`` table for a platform profile (curves as [x, seconds] pairs)."""
+    lines = ["", "# Seconds of CPU per call, measured by `muxsim probe --costs`:",
+             "# curves are [x, seconds] pairs (x: descriptors watched, events",
+             "# returned or bytes), see muxsim/model/costs.py.", "[costs]"]
+    for key in (*CURVE_KEYS, *SCALAR_KEYS):
+        if key not in measured:
+            continue
+        value = measured[key]
+        if key in CURVE_KEYS:
+            pairs = ", ".join(f"[{_num(x)}, {float(y)!r}]" for x, y in value)
+            lines.append(f"{key} = [{pairs}]")
+        else:
+            lines.append(f"{key} = {float(value)!r}")
+    return "\n".join(lines) + "\n"
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))

@@ -1,0 +1,1 @@
+"""Workloads: a server and its clients described in TOML, for the simulator and the real runner."""

@@ -1,0 +1,179 @@
+"""The ``muxsim explore`` command: its options, progress and output.
+
+The work is done elsewhere (:mod:`muxsim.workload.explore`); this module is
+the command line's face of it, registered on the ``muxsim`` group by
+:mod:`muxsim.cli`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from muxsim.model.costs import CostModel, load_costs
+from muxsim.workload.engine import DEFAULT_EVENT_BUDGET, METRICS
+from muxsim.workload.explore import (
+    Row,
+    check_out_dir,
+    explore,
+    format_table,
+    results_document,
+    sweep_points,
+    write_outputs,
+)
+from muxsim.workload.spec import Workload, format_value, load_workload, parse_sweep
+
+_METRIC_HELP = "\n".join(f"  {m.label:<12} {m.help}" for m in METRICS)
+
+
+@click.command("explore")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
+              help="override a workload key, e.g. --set connections=5000 --set loop=poll "
+                   "(repeatable; bare keys or section.key)")
+@click.option("--sweep", "sweep", metavar="KEY=A..B[:N]|V1,V2,...",
+              help="run one point per value: connections=100..10000:5 (N evenly spaced "
+                   "points, default 5) or loop=poll,epoll-lt")
+@click.option("--jobs", type=click.IntRange(min=1, max=256), default=os.cpu_count() or 1,
+              show_default=True, help="points run in parallel (worker processes)")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="where results.csv, results.json and the plots go "
+                   "[default: reports/explore/<workload name>]")
+@click.option("--platform", "platform_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="platform profile whose [costs] to use [default: this kernel's profile in "
+                   "models/platform/, else the built-in costs]")
+@click.option("--validate", is_flag=True,
+              help="also measure each point's readiness call on the real kernel and print "
+                   "it against the model's prediction")
+@click.option("--budget", type=click.IntRange(min=1000), default=DEFAULT_EVENT_BUDGET,
+              show_default=True, help="most SimPy events one point may process")
+@click.option("--json", "as_json", is_flag=True, help="print results.json to stdout instead "
+                                                       "of the table")
+def explore_command(file: str, assignments: tuple[str, ...], sweep: str | None, jobs: int,
+                    out_dir: str | None, platform_file: str | None, validate: bool,
+                    budget: int, as_json: bool) -> None:
+    """Run a workload (models/scenarios/*.toml) on the model and measure the server.
+
+    Reports server CPU per virtual second, system calls and wakeups per useful
+    operation (a request answered, or a connection accepted), the mean cost
+    of a readiness call, latency percentiles, requests left unanswered and,
+    for edge-triggered servers that do not drain, the stranded bytes.
+
+    \b
+    Measures:
+    {metrics}
+
+    \b
+    Examples:
+      muxsim explore models/scenarios/c10k.toml
+      muxsim explore models/scenarios/c10k.toml --sweep connections=100..10000:5
+      muxsim explore models/scenarios/c10k.toml --set loop=poll --sweep connections=100,1000
+      muxsim explore models/scenarios/herd.toml --sweep threads=1,2,4,8 --json
+      muxsim explore models/scenarios/c10k.toml --sweep connections=100..4000:3 --validate
+    """
+    from muxsim.cli import EXIT_OK, EXIT_USAGE, _fail, _guarded
+
+    def body() -> int:
+        workload = load_workload(file, assignments)
+        key, values = parse_sweep(sweep, workload) if sweep else (None, [])
+        costs = load_costs(Path(platform_file)) if platform_file else load_costs()
+        target = out_dir or os.path.join("reports", "explore", _safe(workload.name))
+        problem = check_out_dir(target)
+        if problem:
+            _fail(EXIT_USAGE, f"{target}: {problem}\n  hint: give --out a writable directory")
+        points = sweep_points(workload, key, values)
+        tty = sys.stderr.isatty()
+
+        def progress(done: int, total: int, row: Row) -> None:
+            if tty:
+                what = f"{key}={format_value(row.point.value)}" if key else workload.name
+                click.echo(f"\r[{done}/{total}] {what}: {row.measures.run_wall_s:.2f} s"
+                           + " " * 10, err=True, nl=done == total)
+
+        rows = explore(points, costs, jobs=jobs, budget=budget, progress=progress)
+        validation = validate_rows(rows, costs) if validate else None
+        written = write_outputs(target, workload, key, rows, costs, validation)
+        if as_json:
+            doc = results_document(workload, key, rows, costs, validation)
+            click.echo(json.dumps(doc, indent=2, sort_keys=True))
+            return EXIT_OK
+        click.echo(f"{workload.name}: {workload.description}".rstrip(": "))
+        click.echo(f"costs: {costs.source}; {len(rows)} point(s), virtual "
+                   f"{workload.duration:g} s each")
+        click.echo(format_table(rows, key), nl=False)
+        if validation:
+            click.echo(format_validation(validation), nl=False)
+        click.echo(f"wrote {len(written)} files to {target}/")
+        return EXIT_OK
+
+    _guarded(body)
+
+
+explore_command.help = (explore_command.help or "").replace("{metrics}", _METRIC_HELP)
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name) or "workload"
+
+
+# -- validation against the real kernel ---------------------------------------------
+
+
+def validate_rows(rows: list[Row], costs: CostModel) -> list[dict[str, Any]]:
+    """Each point's readiness call, measured on the real kernel and predicted."""
+    from realmux.costs import measure_readiness_call, raise_nofile
+
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        w = row.point.workload
+        watched, mux, ready = _call_shape(w, row)
+        entry: dict[str, Any] = {"index": row.point.index, "value": row.point.value,
+                                 "mux": mux, "watched": watched, "ready": ready}
+        limit = raise_nofile(2 * watched + 64)
+        if 2 * watched + 64 > limit or (mux == "select" and watched > 900):
+            entry["skipped"] = (f"needs {2 * watched + 64} descriptors (limit {limit})"
+                                if mux != "select" else "select watches below FD_SETSIZE only")
+            out.append(entry)
+            continue
+        measured = measure_readiness_call(mux, watched, ready)  # type: ignore[arg-type]
+        if mux == "epoll":
+            predicted = costs.epoll_wait_call(ready, slept=False)
+        elif mux == "poll":
+            predicted = costs.poll_call(watched, ready, 0, slept=False)
+        else:
+            predicted = costs.select_call(watched, ready, 0, slept=False)
+        entry.update(measured_us=measured * 1e6, predicted_us=predicted * 1e6,
+                     ratio=predicted / measured if measured > 0 else None)
+        out.append(entry)
+    return out
+
+
+def _call_shape(w: Workload, row: Row) -> tuple[int, str, int]:
+    """Descriptors one thread's readiness call watches, the call, and how many are ready."""
+    threads = w.server.threads
+    per_thread = -(-w.clients.connections // threads)
+    watched = per_thread + (1 if w.clients.connect_rate > 0 else 0)
+    if w.server.loop.startswith("epoll"):
+        if w.server.sharing == "shared-epoll":
+            watched = w.clients.connections + (1 if w.clients.connect_rate > 0 else 0)
+        return watched, "epoll", 1
+    return watched, w.server.loop, 1
+
+
+def format_validation(entries: list[dict[str, Any]]) -> str:
+    lines = ["", "validation: one readiness call (timeout 0, one ready), real kernel vs model"]
+    for e in entries:
+        where = f"point {e['index']}" + (f" ({format_value(e['value'])})"
+                                          if e["value"] is not None else "")
+        if "skipped" in e:
+            lines.append(f"  {where}: {e['mux']} over {e['watched']:,}: skipped, {e['skipped']}")
+            continue
+        lines.append(f"  {where}: {e['mux']} over {e['watched']:,}: measured "
+                     f"{e['measured_us']:.2f} us, predicted {e['predicted_us']:.2f} us, "
+                     f"ratio {e['ratio']:.2f}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,603 @@
+"""Run a workload on the model kernel and measure what the server spends.
+
+What this owns: turning a :class:`~muxsim.workload.spec.Workload` into
+model objects (connections, epolls, a listener), the server's event loop and
+the clients, in SimPy virtual time, and the measures of one run. It does not
+decide readiness (the model kernel does, through the same code the
+conformance scenarios run) nor what a call costs (:mod:`muxsim.model.costs`).
+
+How time passes:
+
+* The server's threads are SimPy processes. Each system call they make is a
+  call into the model kernel followed by a timeout of its cost: a server
+  thread spends virtual CPU exactly as the price list says. Threads run on
+  cores of their own (XX: no model of a limited number of cores yet; a
+  thread's CPU per virtual second can reach 1.0, the sum over threads can
+  exceed it).
+* A thread that sleeps in ``epoll_wait``/``poll``/``select`` is woken by the
+  model's wait-queue callbacks and runs ``wakeup_latency`` later (the
+  scheduler's delay, measured), paying ``wakeup`` CPU for the switch.
+* Clients are on other machines' cores: their calls cost the server
+  nothing and take no time. They send requests at seeded Poisson (or
+  periodic) times, read responses as soon as the model wakes them, and
+  measure latency from sending a request to reading its whole response.
+
+"Busy" servers (timeout 0) therefore show up as CPU near 1.0 and many calls
+per request, never as a hang; a run stops early, saying so, if it exceeds its
+event budget.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+import simpy
+
+from muxsim.model.bits import (
+    EPOLLERR,
+    EPOLLET,
+    EPOLLEXCLUSIVE,
+    EPOLLHUP,
+    EPOLLIN,
+    EPOLLONESHOT,
+    EPOLLOUT,
+)
+from muxsim.model.costs import CostModel, load_costs
+from muxsim.model.eventpoll import EP_PRIVATE_BITS, EventPoll
+from muxsim.model.inet import TcpSock
+from muxsim.model.kernel import Kernel
+from muxsim.model.profile import Profile, load_profile
+from muxsim.model.tasks import Task, do_poll, do_select, ep_poll
+from muxsim.model.unix import UnixSock
+from muxsim.model.waitqueue import WaitQueueEntry
+from muxsim.workload.spec import Workload
+
+Proc = Generator[simpy.Event, Any, None]
+POLLIN, POLLOUT = EPOLLIN, EPOLLOUT
+READ_EVENTS = EPOLLIN | EPOLLHUP | EPOLLERR
+#: A run processes at most this many SimPy events unless told otherwise.
+DEFAULT_EVENT_BUDGET = 30_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    key: str
+    label: str
+    unit: str
+    help: str
+
+
+#: What a run reports, in table order (also the CSV columns and the plots).
+METRICS: tuple[Metric, ...] = (
+    Metric("cpu", "CPU", "cores", "server CPU seconds per virtual second (all threads)"),
+    Metric("calls_per_op", "calls/op", "", "server system calls per useful operation"),
+    Metric("wakeups_per_op", "wakeups/op", "", "server thread wakeups per useful operation"),
+    Metric("readiness_cost_us", "wait call", "us",
+           "mean CPU of one readiness call (select, poll or epoll_wait)"),
+    Metric("latency_p50_us", "p50", "us", "median request latency (client send to response)"),
+    Metric("latency_p99_us", "p99", "us", "99th percentile request latency"),
+    Metric("unanswered", "unanswered", "", "requests sent but not answered by the end"),
+    Metric("stranded_bytes", "stranded", "B",
+           "unread bytes the server will not be told about again (edge-triggered or one-shot)"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Measures:
+    """The outcome of one run (virtual time unless the name says wall)."""
+
+    duration: float
+    requests: int
+    answered: int
+    unanswered: int
+    accepts: int
+    operations: int
+    cpu: float
+    cpu_max_thread: float
+    syscalls: int
+    readiness_calls: int
+    wakeups: int
+    calls_per_op: float
+    wakeups_per_op: float
+    readiness_cost_us: float
+    latency_p50_us: float | None
+    latency_p90_us: float | None
+    latency_p99_us: float | None
+    latency_max_us: float | None
+    unread_bytes: int
+    stranded_bytes: int
+    blocked_bytes: int
+    events: int
+    setup_wall_s: float
+    run_wall_s: float
+    stopped_early: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+class _BudgetExceeded(Exception):
+    pass
+
+
+class CountingEnvironment(simpy.Environment):
+    """SimPy's environment, counting the events it processes (and bounding them)."""
+
+    def __init__(self, budget: int) -> None:
+        super().__init__()
+        self.events = 0
+        self.budget = budget
+
+    def step(self) -> None:
+        self.events += 1
+        if self.events > self.budget:
+            raise _BudgetExceeded
+        super().step()
+
+
+class _Conn:
+    """One client connection: the server's end, the client's, and what is in flight."""
+
+    __slots__ = ("backlog", "cfd", "inbuf", "index", "out", "resp_got", "sent_at", "sfd",
+                 "sock", "thread", "want_out")
+
+    def __init__(self, index: int, cfd: int, sfd: int, sock: Any, thread: int) -> None:
+        self.index = index
+        self.cfd = cfd
+        self.sfd = sfd
+        self.sock = sock  # the server end's model socket (to measure unread bytes)
+        self.thread = thread
+        self.inbuf = 0  # request bytes read by the server, not yet a whole request
+        self.out = 0  # response bytes the server still has to send
+        self.want_out = False  # EPOLLOUT/POLLOUT asked for
+        self.backlog = 0  # request bytes the client could not send yet
+        self.sent_at: deque[float] = deque()  # send times of requests not yet answered
+        self.resp_got = 0  # response bytes read by the client, not yet a whole response
+
+
+class _Thread:
+    __slots__ = ("conns", "cpu", "epfd", "fds_dirty", "in_hand", "index", "pollfds",
+                 "readiness", "readiness_cpu", "syscalls", "task")
+
+    def __init__(self, index: int, task: Task) -> None:
+        self.index = index
+        self.task = task
+        self.conns: list[_Conn] = []
+        self.epfd = -1
+        self.cpu = 0.0
+        self.syscalls = 0
+        self.readiness = 0
+        self.readiness_cpu = 0.0
+        self.pollfds: list[tuple[int, int]] = []
+        self.fds_dirty = True
+        self.in_hand: set[int] = set()
+
+
+class WorkloadRun:
+    """One workload on one fresh model kernel."""
+
+    def __init__(self, workload: Workload, costs: CostModel | None = None,
+                 profile: Profile | None = None, *, budget: int = DEFAULT_EVENT_BUDGET,
+                 progress: Callable[[str], None] | None = None) -> None:
+        self.w = workload
+        self.costs = costs or load_costs()
+        self.progress = progress
+        server, clients = workload.server, workload.clients
+        listener = 1 if clients.connect_rate > 0 else 0
+        size = 2 * clients.connections + server.threads + listener + 64
+        base = profile or load_profile()
+        self.kernel = Kernel(replace(base, fd_table_size=size))
+        self.kernel.tracing = False
+        self.env = CountingEnvironment(budget)
+        self.transport = clients.transport
+        self.threads: list[_Thread] = []
+        self.conns: list[_Conn] = []
+        self.by_sfd: dict[int, _Conn] = {}
+        self.lfd = -1
+        self.port = 0
+        self.latencies: list[float] = []
+        self.requests = 0
+        self.answered = 0
+        self.accepts = 0
+        self.connects = 0
+        self.client_ready: set[int] = set()
+        self.client_event: simpy.Event | None = None
+        self.stopped_early: str | None = None
+        self.setup_wall = 0.0
+        self.run_wall = 0.0
+
+    # -- setup -------------------------------------------------------------------
+
+    def setup(self) -> None:
+        began = time.perf_counter()
+        w, k = self.w, self.kernel
+        server, clients = w.server, w.clients
+        epoll_loop = server.loop.startswith("epoll")
+        for i in range(server.threads):
+            task = Task(self.env, f"server{i}")
+            task.wake_latency = self.costs.wakeup_latency
+            self.threads.append(_Thread(i, task))
+        shared = epoll_loop and server.sharing == "shared-epoll"
+        if epoll_loop:
+            epfds = [k.epoll_create(f"e{i}") for i in range(1 if shared else server.threads)]
+            for th in self.threads:
+                th.epfd = epfds[0 if shared else th.index]
+        flags = EPOLLIN
+        if server.loop == "epoll-et":
+            flags |= EPOLLET
+        elif server.loop == "epoll-oneshot":
+            flags |= EPOLLONESHOT
+        if clients.connect_rate > 0:
+            self.lfd, self.port = k.listen("L")
+            lflags = EPOLLIN | (EPOLLEXCLUSIVE if server.exclusive else 0)
+            if epoll_loop:
+                for epfd in sorted({th.epfd for th in self.threads}):
+                    k.epoll_ctl(epfd, "add", self.lfd, lflags, "L")
+        step = max(1, clients.connections // 20)
+        for i in range(clients.connections):
+            if self.transport == "unix":
+                cfd, sfd = k.socketpair(f"c{i}", f"s{i}", "stream")
+            else:
+                cfd, sfd = k.tcppair(f"c{i}", f"s{i}")
+            thread = 0 if shared else i % server.threads
+            conn = _Conn(i, cfd, sfd, k.fdt.fget(sfd), thread)
+            self.conns.append(conn)
+            self.by_sfd[sfd] = conn
+            self.threads[thread].conns.append(conn)
+            if epoll_loop:
+                k.epoll_ctl(self.threads[thread].epfd, "add", sfd, flags, str(i))
+            if self.progress is not None and i % step == step - 1:
+                self.progress(f"setup: {i + 1:,} of {clients.connections:,} connections")
+        active = round(clients.active * clients.connections)
+        self.active = [self.conns[j * clients.connections // active] for j in range(active)] \
+            if active else []
+        for conn in self.active:
+            sock = k.fdt.fget(conn.cfd)
+            assert isinstance(sock, UnixSock | TcpSock)
+            sock.wq.add(WaitQueueEntry(self._client_wake, conn))
+        for th in self.threads:
+            loop = self._epoll_thread if epoll_loop else self._scan_thread
+            self.env.process(loop(th))
+        if active:
+            self.env.process(self._clients())
+            self.env.process(self._client_io())
+        if clients.connect_rate > 0:
+            self.env.process(self._connector())
+        self.setup_wall = time.perf_counter() - began
+
+    # -- the server ----------------------------------------------------------------
+
+    def _charge(self, th: _Thread, cost: float) -> simpy.Event:
+        th.cpu += cost
+        th.syscalls += 1
+        return self.env.timeout(cost)
+
+    def _epoll_thread(self, th: _Thread) -> Proc:
+        """``epoll_wait``, then serve each event; ctl MOD where the loop needs it."""
+        w, k, costs = self.w, self.kernel, self.costs
+        timeout = math.inf if w.server.timeout < 0 else w.server.timeout
+        task = th.task
+        while True:
+            sleeps = task.sleeps
+            events = yield from ep_poll(k, task, th.epfd, w.server.maxevents, timeout)
+            cost = costs.epoll_wait_call(len(events), task.sleeps != sleeps)
+            th.readiness += 1
+            th.readiness_cpu += cost
+            th.in_hand = {int(d) for d, _ in events if d != "L"}
+            yield self._charge(th, cost)
+            for data, revents in events:
+                if data == "L":
+                    yield from self._accept(th)
+                    continue
+                conn = self.conns[int(data)]
+                yield from self._serve(th, conn, revents)
+                yield from self._rearm(th, conn)
+                th.in_hand.discard(conn.index)
+
+    def _rearm(self, th: _Thread, conn: _Conn) -> Proc:
+        """Ask for EPOLLOUT while a response is unsent; re-arm a one-shot interest."""
+        loop = self.w.server.loop
+        want_out = conn.out > 0
+        if loop != "epoll-oneshot" and want_out == conn.want_out:
+            return
+        events = EPOLLIN | (EPOLLOUT if want_out else 0)
+        events |= EPOLLET if loop == "epoll-et" else 0
+        events |= EPOLLONESHOT if loop == "epoll-oneshot" else 0
+        self.kernel.epoll_ctl(th.epfd, "mod", conn.sfd, events, str(conn.index))
+        conn.want_out = want_out
+        yield self._charge(th, self.costs.epoll_ctl_mod)
+
+    def _scan_thread(self, th: _Thread) -> Proc:
+        """``poll`` or ``select`` over every descriptor this thread serves."""
+        w, k, costs = self.w, self.kernel, self.costs
+        timeout = math.inf if w.server.timeout < 0 else w.server.timeout
+        task = th.task
+        use_select = w.server.loop == "select"
+        while True:
+            if th.fds_dirty:
+                th.pollfds = [(c.sfd, POLLIN | (POLLOUT if c.out else 0)) for c in th.conns]
+                if self.lfd >= 0:
+                    th.pollfds.append((self.lfd, POLLIN))
+                th.fds_dirty = False
+            fds = th.pollfds
+            sleeps, registered = task.sleeps, task.registered
+            ready: list[tuple[int, int]]
+            if use_select:
+                rset = [fd for fd, _ in fds]
+                wset = [fd for fd, ev in fds if ev & POLLOUT]
+                r, wr, _ = yield from do_select(k, task, (rset, wset, []), timeout)
+                ready = [(fd, (EPOLLIN if fd in r else 0) | (EPOLLOUT if fd in wr else 0))
+                         for fd in sorted(r | wr)]
+                cost = costs.select_call(len(fds), len(r) + len(wr), task.registered - registered,
+                                    task.sleeps != sleeps)
+            else:
+                masks = yield from do_poll(k, task, fds, timeout)
+                ready = [(fd, m) for (fd, _), m in zip(fds, masks, strict=True) if m]
+                cost = costs.poll_call(len(fds), len(ready), task.registered - registered,
+                                  task.sleeps != sleeps)
+            th.readiness += 1
+            th.readiness_cpu += cost
+            th.in_hand = {self.by_sfd[fd].index for fd, _ in ready if fd in self.by_sfd}
+            yield self._charge(th, cost)
+            for fd, revents in ready:
+                if fd == self.lfd:
+                    yield from self._accept(th)
+                    continue
+                conn = self.by_sfd[fd]
+                had_out = conn.out > 0
+                yield from self._serve(th, conn, revents)
+                if (conn.out > 0) != had_out:
+                    th.fds_dirty = True
+                th.in_hand.discard(conn.index)
+
+    def _serve(self, th: _Thread, conn: _Conn, revents: int) -> Proc:
+        """Read what the report says is there, answer whole requests, send."""
+        k, costs, transport = self.kernel, self.costs, self.transport
+        server, clients = self.w.server, self.w.clients
+        if revents & READ_EVENTS:
+            while True:
+                try:
+                    got = k.recv(conn.sfd, server.read_size)
+                except BlockingIOError:
+                    yield self._charge(th, costs.recv(transport, 1))
+                    break
+                except OSError:
+                    yield self._charge(th, costs.recv(transport, 1))
+                    return
+                yield self._charge(th, costs.recv(transport, got))
+                if got == 0:
+                    break
+                conn.inbuf += got
+                whole, conn.inbuf = divmod(conn.inbuf, clients.request_size)
+                if whole:
+                    if clients.response_size:
+                        conn.out += whole * clients.response_size
+                    else:
+                        self._answered(conn, whole)
+                if not server.drain:
+                    break
+        if conn.out and (revents & (EPOLLOUT | READ_EVENTS)):
+            while conn.out:
+                try:
+                    sent = k.send(conn.sfd, conn.out)
+                except BlockingIOError:
+                    yield self._charge(th, costs.send(transport, 1))
+                    break
+                except OSError:
+                    conn.out = 0
+                    yield self._charge(th, costs.send(transport, 1))
+                    break
+                conn.out -= sent
+                yield self._charge(th, costs.send(transport, sent))
+
+    def _accept(self, th: _Thread) -> Proc:
+        """Accept (until EAGAIN if the server drains) and close: a short-lived connection."""
+        k, costs = self.kernel, self.costs
+        while True:
+            try:
+                fd = k.accept(self.lfd, "a")
+            except OSError:
+                yield self._charge(th, costs.accept_tcp)
+                return
+            self.accepts += 1
+            yield self._charge(th, costs.accept_tcp)
+            k.close(fd)
+            yield self._charge(th, costs.close)
+            if not self.w.server.drain:
+                return
+
+    # -- the clients ---------------------------------------------------------------
+
+    def _clients(self) -> Proc:
+        """Requests at seeded Poisson (or evenly spaced) times on the active connections."""
+        clients = self.w.clients
+        rng = random.Random(self.w.seed)
+        total = clients.rate * len(self.active)
+        count = len(self.active)
+        j = 0
+        while True:
+            if clients.arrivals == "poisson":
+                yield self.env.timeout(rng.expovariate(total))
+                conn = self.active[rng.randrange(count)]
+            else:
+                yield self.env.timeout(1.0 / total)
+                conn = self.active[j % count]
+                j += 1
+            self.requests += 1
+            conn.sent_at.append(self.env.now)
+            conn.backlog += clients.request_size
+            self._client_send(conn)
+
+    def _client_send(self, conn: _Conn) -> None:
+        while conn.backlog:
+            try:
+                conn.backlog -= self.kernel.send(conn.cfd, conn.backlog)
+            except OSError:
+                return  # full (EAGAIN): resumes when the model says it is writable
+
+    def _client_wake(self, entry: WaitQueueEntry, key: int | None) -> int:
+        """A client socket's wait-queue callback: note it, wake the client process.
+
+        Like ``pollwake``, it only marks and wakes; the reading happens in the
+        client process, never inside the sender's call.
+        """
+        conn: _Conn = entry.private
+        if key is not None and not key & (EPOLLIN | EPOLLOUT | EPOLLHUP | EPOLLERR):
+            return 0
+        if key is not None and not key & (EPOLLIN | EPOLLHUP | EPOLLERR) and not conn.backlog:
+            return 0
+        self.client_ready.add(conn.index)
+        event = self.client_event
+        if event is not None and not event.triggered:
+            event.succeed()
+            return 1
+        return 0
+
+    def _client_io(self) -> Proc:
+        k, clients = self.kernel, self.w.clients
+        while True:
+            while self.client_ready:
+                conn = self.conns[self.client_ready.pop()]
+                if conn.backlog:
+                    self._client_send(conn)
+                while True:
+                    try:
+                        got = k.recv(conn.cfd, 1 << 20)
+                    except OSError:
+                        break
+                    if got == 0:
+                        break
+                    if clients.response_size:
+                        conn.resp_got += got
+                        whole, conn.resp_got = divmod(conn.resp_got, clients.response_size)
+                        self._answered(conn, whole)
+            self.client_event = self.env.event()
+            yield self.client_event
+
+    def _answered(self, conn: _Conn, whole: int) -> None:
+        now = self.env.now
+        for _ in range(min(whole, len(conn.sent_at))):
+            self.latencies.append(now - conn.sent_at.popleft())
+            self.answered += 1
+
+    def _connector(self) -> Proc:
+        """Short-lived connections at Poisson times: connect, then close at once."""
+        rng = random.Random(self.w.seed + 1)
+        k = self.kernel
+        while True:
+            yield self.env.timeout(rng.expovariate(self.w.clients.connect_rate))
+            fd, _refused = k.connect("k", self.port)
+            self.connects += 1
+            k.close(fd)
+
+    # -- running ---------------------------------------------------------------------
+
+    def run(self) -> Measures:
+        if not self.threads:
+            self.setup()
+        duration = self.w.duration
+        gc.collect()
+        gc.freeze()  # the setup's objects live to the end: spare the collector
+        began = time.perf_counter()
+        try:
+            steps = 20 if self.progress is not None else 1
+            for i in range(1, steps + 1):
+                self.env.run(until=duration * i / steps)
+                if self.progress is not None:
+                    self.progress(f"run: {duration * i / steps:.3g} of {duration:g} "
+                                  f"virtual seconds, {self.env.events:,} events")
+        except _BudgetExceeded:
+            self.stopped_early = (f"stopped at {self.env.now:.6g} of {duration:g} virtual "
+                                  f"seconds: more than {self.env.budget:,} events")
+        finally:
+            gc.unfreeze()
+        self.run_wall = time.perf_counter() - began
+        return self.measures()
+
+    def measures(self) -> Measures:
+        elapsed = self.env.now if self.stopped_early else self.w.duration
+        elapsed = max(elapsed, 1e-12)
+        threads = self.threads
+        syscalls = sum(t.syscalls for t in threads)
+        readiness = sum(t.readiness for t in threads)
+        wakeups = sum(t.task.wakeups for t in threads)
+        ops = self.answered + self.accepts
+        lat = sorted(self.latencies)
+        unread = stranded = 0
+        in_hand = set().union(*(t.in_hand for t in threads)) if threads else set()
+        edge = self.w.server.loop in ("epoll-et", "epoll-oneshot")
+        for conn in self.conns:
+            left = _unread(conn.sock)
+            unread += left
+            if left and edge and conn.index not in in_hand and self._forgotten(conn):
+                stranded += left
+        return Measures(
+            duration=elapsed,
+            requests=self.requests,
+            answered=self.answered,
+            unanswered=self.requests - self.answered,
+            accepts=self.accepts,
+            operations=ops,
+            cpu=sum(t.cpu for t in threads) / elapsed,
+            cpu_max_thread=max((t.cpu for t in threads), default=0.0) / elapsed,
+            syscalls=syscalls,
+            readiness_calls=readiness,
+            wakeups=wakeups,
+            calls_per_op=syscalls / max(ops, 1),
+            wakeups_per_op=wakeups / max(ops, 1),
+            readiness_cost_us=1e6 * sum(t.readiness_cpu for t in threads) / max(readiness, 1),
+            latency_p50_us=_pct(lat, 0.50),
+            latency_p90_us=_pct(lat, 0.90),
+            latency_p99_us=_pct(lat, 0.99),
+            latency_max_us=lat[-1] * 1e6 if lat else None,
+            unread_bytes=unread,
+            stranded_bytes=stranded,
+            blocked_bytes=sum(c.backlog for c in self.conns),
+            events=self.env.events,
+            setup_wall_s=self.setup_wall,
+            run_wall_s=self.run_wall,
+            stopped_early=self.stopped_early,
+        )
+
+    def _forgotten(self, conn: _Conn) -> bool:
+        """No report will come: the ET item is off the ready list, or the one-shot is disarmed."""
+        ep = self.kernel.fdt.fget(self.threads[conn.thread].epfd)
+        assert isinstance(ep, EventPoll)
+        epi = ep.items.get((conn.sock.serial, conn.sfd))
+        if epi is None:
+            return True
+        return not epi.linked or not (epi.events & ~EP_PRIVATE_BITS)
+
+
+def _unread(sock: Any) -> int:
+    if isinstance(sock, UnixSock):
+        return sum(skb.len - skb.consumed for skb in sock.rcvq)
+    if isinstance(sock, TcpSock):
+        return sock.rcv_bytes
+    return 0
+
+
+def _pct(sorted_values: list[float], q: float) -> float | None:
+    if not sorted_values:
+        return None
+    index = min(len(sorted_values) - 1, int(q * len(sorted_values)))
+    return sorted_values[index] * 1e6
+
+
+def run_workload(workload: Workload, costs: CostModel | None = None,
+                 profile: Profile | None = None, *, budget: int = DEFAULT_EVENT_BUDGET,
+                 progress: Callable[[str], None] | None = None) -> Measures:
+    """Run ``workload`` on a fresh model kernel; the measures of the run."""
+    run = WorkloadRun(workload, costs, profile, budget=budget, progress=progress)
+    run.setup()
+    return run.run()
+
+
+__all__ = ["METRICS", "Measures", "Metric", "WorkloadRun", "run_workload"]

@@ -1,0 +1,197 @@
+"""``muxsim explore``: run a workload, or a sweep of it, and write what it measured.
+
+What this owns: the sweep's points, handing them to a
+:class:`concurrent.futures.Executor` (processes by default; any executor
+with the same interface, a Dask client's for one, can be passed from
+Python), the terminal table, and the output directory: ``results.csv``,
+``results.json`` (schema ``docs/explore.schema.json``) and one SVG plot per
+measure. Every file is written atomically. It does not run the model (see
+:mod:`muxsim.workload.engine`) nor parse workloads (:mod:`muxsim.workload.spec`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import platform
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from muxsim.files import write_atomic
+from muxsim.model.costs import CostModel
+from muxsim.workload.engine import DEFAULT_EVENT_BUDGET, METRICS, Measures, run_workload
+from muxsim.workload.plot import line_plot
+from muxsim.workload.spec import Workload, format_value, replace_key, workload_to_dict
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    index: int
+    value: Any  # the swept key's value (None without a sweep)
+    workload: Workload
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    point: Point
+    measures: Measures
+
+
+def sweep_points(workload: Workload, key: str | None, values: Sequence[Any]) -> list[Point]:
+    if key is None:
+        return [Point(0, None, workload)]
+    return [Point(i, v, replace_key(workload, key, v)) for i, v in enumerate(values)]
+
+
+def _run_point(workload: Workload, costs: CostModel, budget: int) -> Measures:
+    return run_workload(workload, costs, budget=budget)
+
+
+def explore(points: list[Point], costs: CostModel, *, jobs: int = 1,
+            executor: Executor | None = None, budget: int = DEFAULT_EVENT_BUDGET,
+            progress: Callable[[int, int, Row], None] | None = None) -> list[Row]:
+    """Run every point; the rows in point order.
+
+    One point, or ``jobs == 1`` with no executor, runs here (no pool to
+    start). Otherwise the points go to ``executor`` or to a process pool of
+    ``jobs`` workers; ``progress(done, total, row)`` is called as each ends.
+    """
+    rows: dict[int, Row] = {}
+    total = len(points)
+    if executor is None and (jobs <= 1 or total == 1):
+        for point in points:
+            row = Row(point, _run_point(point.workload, costs, budget))
+            rows[point.index] = row
+            if progress is not None:
+                progress(len(rows), total, row)
+        return [rows[p.index] for p in points]
+    own = executor is None
+    pool = executor or ProcessPoolExecutor(max_workers=min(jobs, total))
+    try:
+        futures: dict[Future[Measures], Point] = {
+            pool.submit(_run_point, p.workload, costs, budget): p for p in points}
+        from concurrent.futures import as_completed
+
+        for future in as_completed(futures):
+            point = futures[future]
+            row = Row(point, future.result())
+            rows[point.index] = row
+            if progress is not None:
+                progress(len(rows), total, row)
+    finally:
+        if own:
+            pool.shutdown(cancel_futures=True)
+    return [rows[p.index] for p in points]
+
+
+# -- output -------------------------------------------------------------------------
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if value == 0:
+            return "0"
+        if abs(value) >= 1000:
+            return f"{value:,.0f}"
+        return f"{value:.3g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def format_table(rows: list[Row], key: str | None) -> str:
+    """The terminal table: one line per point, the headline measures."""
+    head = ([key.split(".")[-1]] if key else []) + \
+        [m.label + (f" ({m.unit})" if m.unit else "") for m in METRICS] + ["requests"]
+    body: list[list[str]] = []
+    for row in rows:
+        d = row.measures.as_dict()
+        cells = [format_value(row.point.value)] if key else []
+        cells += [_fmt(d[m.key]) for m in METRICS]
+        cells.append(_fmt(d["requests"]) if not d["accepts"] else f"{d['accepts']:,} acc")
+        body.append(cells)
+    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in [head, *body]]
+    notes = [f"point {r.point.index}: {r.measures.stopped_early}" for r in rows
+             if r.measures.stopped_early]
+    return "\n".join(lines + notes) + "\n"
+
+
+def results_document(workload: Workload, key: str | None, rows: list[Row],
+                     costs: CostModel, validation: list[dict[str, Any]] | None = None
+                     ) -> dict[str, Any]:
+    return {
+        "type": "explore",
+        "schema": SCHEMA_VERSION,
+        "workload": workload_to_dict(workload),
+        "source": workload.path,
+        "sweep": key,
+        "costs": costs.source,
+        "environment": {"python": platform.python_version(), "kernel": platform.release(),
+                        "machine": platform.machine()},
+        "metrics": [{"key": m.key, "label": m.label, "unit": m.unit, "help": m.help}
+                    for m in METRICS],
+        "points": [{"index": r.point.index, "value": r.point.value,
+                    "workload": workload_to_dict(r.point.workload),
+                    "measures": r.measures.as_dict()} for r in rows],
+        "validation": validation or [],
+    }
+
+
+def results_csv(key: str | None, rows: list[Row]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    names = list(rows[0].measures.as_dict()) if rows else []
+    writer.writerow(([key] if key else []) + names)
+    for row in rows:
+        d = row.measures.as_dict()
+        writer.writerow(([format_value(row.point.value)] if key else []) +
+                        ["" if d[n] is None else d[n] for n in names])
+    return buffer.getvalue()
+
+
+def write_outputs(out_dir: str, workload: Workload, key: str | None, rows: list[Row],
+                  costs: CostModel, validation: list[dict[str, Any]] | None = None
+                  ) -> list[str]:
+    """results.csv, results.json and, for a sweep, one SVG per measure; the paths."""
+    written: list[str] = []
+    doc = results_document(workload, key, rows, costs, validation)
+    for name, text in (("results.json", json.dumps(doc, indent=2, sort_keys=True) + "\n"),
+                       ("results.csv", results_csv(key, rows))):
+        path = os.path.join(out_dir, name)
+        write_atomic(path, text)
+        written.append(path)
+    if key is not None and rows:
+        xs = [r.point.value for r in rows]
+        for m in METRICS:
+            ys = [r.measures.as_dict()[m.key] for r in rows]
+            svg = line_plot(xs, [None if y is None else float(y) for y in ys],
+                            title=f"{workload.name}: {m.help}", xlabel=key,
+                            ylabel=m.label + (f" ({m.unit})" if m.unit else ""))
+            path = os.path.join(out_dir, f"{m.key}.svg")
+            write_atomic(path, svg)
+            written.append(path)
+    return written
+
+
+def check_out_dir(out_dir: str) -> str | None:
+    """Why ``out_dir`` cannot take the results, or None (checked before a long run)."""
+    probe = out_dir
+    while not os.path.exists(probe):
+        parent = os.path.dirname(os.path.abspath(probe))
+        if parent == os.path.abspath(probe):
+            break
+        probe = parent
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        return f"{out_dir} exists and is not a directory"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"{probe} is not writable"
+    return None

@@ -1,0 +1,190 @@
+"""The performance model's three bars, as ratios measured in one run.
+
+* **Prediction** (group "real scaling"): the model's price for one
+  readiness call is within 25% of the call measured on the real kernel, for
+  poll and epoll at 10 to 9,000 descriptors and select up to 1,000, at sizes
+  *between* the calibration points.
+* **Model speed** (group "model throughput"): the model processes SimPy
+  events, running the C10K workload, at least half as fast as raw SimPy runs
+  a trivial process.
+* **Scale** (group "model scaling"): C100K simulates one virtual second in
+  under 60 s of wall time, and the model's epoll_wait with 100,000 idle
+  interests costs at most 1.5 times what it costs with 100.
+
+``make bench`` asserts the bars; ``make test`` (``--benchmark-disable``) runs
+every test once, smaller, as a plain test of the machinery.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_benchmark.fixture import BenchmarkFixture
+
+from muxsim.model.bits import EPOLLIN
+from muxsim.model.costs import CostModel, costs_from_mapping
+from muxsim.model.eventpoll import EventPoll
+from muxsim.model.kernel import Kernel
+from muxsim.model.profile import load_profile
+from muxsim.workload.engine import run_workload
+from muxsim.workload.spec import load_workload, replace_key
+from tests.bench.test_model_speed import best_of, raw_simpy_event_seconds
+
+SCENARIOS = Path(__file__).resolve().parent.parent.parent / "models" / "scenarios"
+PREDICTION_BAND = 0.25
+SPEED_BAR = 0.5
+C100K_WALL_BAR = 60.0
+IDLE_BAR = 1.5
+
+
+# -- prediction -----------------------------------------------------------------------
+
+#: Sizes between the calibration points (realmux/costs.py measures 10, 30, 100,
+#: 300, 1000, 2000, 4000, 6000, 9000 for poll; up to 900 for select).
+BETWEEN = {"poll": (20, 200, 700, 1500, 3000, 5000, 7500), "select": (20, 200, 450, 750),
+           "epoll": (50, 500, 5000, 8500)}
+
+
+def _predict(costs: CostModel, mux: str, watched: int) -> float:
+    if mux == "epoll":
+        return costs.epoll_wait_call(1, slept=False)
+    if mux == "poll":
+        return costs.poll_call(watched, 1, 0, slept=False)
+    return costs.select_call(watched, 1, 0, slept=False)
+
+
+@pytest.mark.real_kernel
+@pytest.mark.benchmark(group="real scaling")
+def test_model_predicts_readiness_call_cost(benchmark: BenchmarkFixture) -> None:
+    from realmux.costs import measure_costs, measure_readiness_call, raise_nofile
+
+    quick = benchmark.disabled
+    raise_nofile(2 * 9000 + 200)
+    rows: list[dict[str, Any]] = []
+
+    def calibrate_and_validate() -> None:
+        costs = costs_from_mapping(measure_costs(quick=quick), "measured in this run")
+        for mux, sizes in BETWEEN.items():
+            for n in sizes[:2] if quick else sizes:
+                measured = measure_readiness_call(mux, n, 1,  # type: ignore[arg-type]
+                                                  batches=3 if quick else 15)
+                rows.append({"mux": mux, "watched": n, "measured_us": measured * 1e6,
+                             "predicted_us": _predict(costs, mux, n) * 1e6})
+
+    benchmark.pedantic(calibrate_and_validate, rounds=1, iterations=1)  # type: ignore[no-untyped-call]
+    for row in rows:
+        row["ratio"] = row["predicted_us"] / row["measured_us"]
+        print(f"{row['mux']:>6} {row['watched']:>6}: measured {row['measured_us']:8.2f} us, "
+              f"predicted {row['predicted_us']:8.2f} us, ratio {row['ratio']:.2f}")
+    benchmark.extra_info["prediction"] = rows
+    assert rows and all(r["measured_us"] > 0 for r in rows)
+    if not quick:
+        off = [r for r in rows if abs(r["ratio"] - 1) > PREDICTION_BAND]
+        assert not off, f"outside +-{PREDICTION_BAND:.0%}: {off}"
+
+
+# -- model speed ------------------------------------------------------------------------
+
+
+@pytest.mark.benchmark(group="model throughput")
+def test_model_events_per_second_against_raw_simpy(benchmark: BenchmarkFixture) -> None:
+    workload = load_workload(str(SCENARIOS / "c10k.toml"))
+    if benchmark.disabled:
+        workload = replace_key(workload, "workload.duration", 0.05)
+        workload = replace_key(workload, "clients.connections", 1000)
+    result: dict[str, float] = {}
+
+    def run() -> None:
+        m = run_workload(workload)
+        rate = m.events / m.run_wall_s
+        result["model"] = max(result.get("model", 0.0), rate)
+        result["events"] = m.events
+
+    benchmark.pedantic(run, rounds=1 if benchmark.disabled else 3, iterations=1)  # type: ignore[no-untyped-call]
+    assert result["events"] > 0
+    if benchmark.disabled:
+        return
+    raw = 1.0 / raw_simpy_event_seconds()
+    ratio = result["model"] / raw
+    benchmark.extra_info.update(model_events_per_s=result["model"], simpy_events_per_s=raw,
+                                ratio=ratio)
+    print(f"\nmodel {result['model']:,.0f} events/s, raw SimPy {raw:,.0f} events/s: "
+          f"ratio {ratio:.2f} (bar {SPEED_BAR})")
+    assert ratio >= SPEED_BAR
+
+
+# -- scale --------------------------------------------------------------------------------
+
+
+@pytest.mark.benchmark(group="model scaling")
+def test_c100k_one_virtual_second(benchmark: BenchmarkFixture) -> None:
+    workload = load_workload(str(SCENARIOS / "c100k.toml"))
+    if benchmark.disabled:
+        workload = replace_key(workload, "workload.duration", 0.02)
+    walls: list[float] = []
+
+    def run() -> None:
+        began = time.perf_counter()
+        m = run_workload(workload)
+        walls.append(time.perf_counter() - began)
+        assert m.answered > 0 and m.stopped_early is None
+
+    benchmark.pedantic(run, rounds=1, iterations=1)  # type: ignore[no-untyped-call]
+    benchmark.extra_info["wall_s"] = walls[0]
+    print(f"\nC100K: {workload.duration:g} virtual s in {walls[0]:.1f} s of wall time "
+          f"(bar {C100K_WALL_BAR:.0f} s)")
+    if not benchmark.disabled:
+        assert walls[0] < C100K_WALL_BAR
+
+
+def _epoll_wait_seconds(registered: int, calls: int = 2000) -> float:
+    """The model's level-triggered epoll_wait with one ready interest among ``registered``."""
+    kernel = Kernel(replace(load_profile(), fd_table_size=2 * registered + 16))
+    kernel.tracing = False
+    epfd = kernel.epoll_create("e")
+    ready = -1
+    for i in range(registered):
+        a, b = kernel.socketpair(f"a{i}", f"b{i}", "stream")
+        kernel.epoll_ctl(epfd, "add", a, EPOLLIN, f"a{i}")
+        ready = b
+    kernel.send(ready, 1)
+    ep = kernel.fdt.fget(epfd)
+    assert isinstance(ep, EventPoll)
+
+    def harvest() -> None:
+        for _ in range(calls):
+            ep.ep_send_events(64)
+
+    gc.collect()
+    gc.freeze()
+    try:
+        return best_of(harvest, repeats=7) / calls
+    finally:
+        gc.unfreeze()
+
+
+@pytest.mark.benchmark(group="model scaling")
+def test_model_epoll_wait_does_not_grow_with_idle_interests(
+        benchmark: BenchmarkFixture) -> None:
+    big = 10_000 if benchmark.disabled else 100_000
+    costs: dict[int, float] = {}
+
+    def measure() -> None:
+        # Alternate, so drift on a shared machine hits both sizes alike.
+        for _ in range(2):
+            for n in (100, big):
+                costs[n] = min(costs.get(n, float("inf")), _epoll_wait_seconds(n))
+
+    benchmark.pedantic(measure, rounds=1, iterations=1)  # type: ignore[no-untyped-call]
+    ratio = costs[big] / costs[100]
+    benchmark.extra_info.update(small_us=costs[100] * 1e6, big_us=costs[big] * 1e6,
+                                ratio=ratio)
+    print(f"\nmodel epoll_wait: {costs[100] * 1e6:.2f} us with 100 interests, "
+          f"{costs[big] * 1e6:.2f} us with {big:,}: ratio {ratio:.2f} (bar {IDLE_BAR})")
+    if not benchmark.disabled:
+        assert ratio <= IDLE_BAR
