@@ -1,0 +1,214 @@
+"""The workload engine and ``muxsim explore``: behaviours a server on Linux shows.
+
+Each test states a consequence of how the kernel's readiness machinery works
+(fs/eventpoll.c, fs/select.c) that the model must reproduce when it runs a
+whole server: the thundering herd and EPOLLEXCLUSIVE, edge-triggered servers
+that do not drain, poll's cost growing with the descriptors watched. None
+checks a number copied from the model; each compares two runs, or a run
+against what the workload put in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from muxsim.cli import main
+from muxsim.model.costs import built_in_costs
+from muxsim.workload.engine import Measures, run_workload
+from muxsim.workload.explore import explore, sweep_points
+from muxsim.workload.spec import Workload, load_workload, parse_workload
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "models" / "scenarios"
+
+
+def workload(**sections: dict[str, Any]) -> Workload:
+    lines = ['[workload]', 'name = "t"', 'duration = 0.2']
+    for name, values in sections.items():
+        lines.append(f"[{name}]")
+        for key, value in values.items():
+            shown = json.dumps(value) if not isinstance(value, bool) else str(value).lower()
+            lines.append(f"{key} = {shown}")
+    return parse_workload("\n".join(lines) + "\n", "t.toml")
+
+
+def run(**sections: dict[str, Any]) -> Measures:
+    return run_workload(workload(**sections), built_in_costs())
+
+
+def test_every_shipped_workload_runs_briefly() -> None:
+    for path in sorted(SCENARIOS.glob("*.toml")):
+        w = load_workload(str(path), ["workload.duration=0.01"])
+        if w.clients.connections > 20000:
+            w = load_workload(str(path), ["workload.duration=0.01", "connections=20000"])
+        m = run_workload(w, built_in_costs())
+        assert m.stopped_early is None, path
+        assert m.requests + m.accepts > 0 and m.syscalls > 0, path
+
+
+def test_herd_wakes_every_thread_and_exclusive_wakes_one() -> None:
+    """ep_poll_callback on a listener in N epolls wakes N threads; EPOLLEXCLUSIVE
+    entries (add_wait_queue_exclusive) stop the wake after one."""
+    common = {"loop": "epoll-lt", "threads": 6, "sharing": "epoll-per-thread"}
+    clients = {"connections": 6, "active": 0.0, "transport": "tcp", "connect_rate": 500.0}
+    herd = run(server=common, clients=clients)
+    one = run(server={**common, "exclusive": True}, clients=clients)
+    assert herd.accepts > 50 and one.accepts > 50
+    assert herd.wakeups_per_op > 3.0
+    assert one.wakeups_per_op <= 1.2
+    assert herd.cpu > 1.5 * one.cpu
+
+
+def test_edge_triggered_server_that_does_not_drain_strands_bytes() -> None:
+    server = {"loop": "epoll-et", "drain": False, "read_size": 4096}
+    clients = {"connections": 50, "active": 0.2, "rate": 50.0, "request_size": 16384}
+    forgetful = run(server=server, clients=clients)
+    draining = run(server={**server, "drain": True}, clients=clients)
+    assert forgetful.stranded_bytes > 0
+    assert forgetful.unanswered > draining.unanswered
+    assert draining.stranded_bytes == 0
+    assert draining.answered >= 0.9 * draining.requests
+
+
+def test_level_triggered_reports_until_read_even_without_draining() -> None:
+    """ep_send_events puts a level-triggered item back on the ready list."""
+    m = run(server={"loop": "epoll-lt", "drain": False, "read_size": 4096},
+            clients={"connections": 50, "active": 0.2, "rate": 50.0, "request_size": 16384})
+    assert m.stranded_bytes == 0
+    assert m.answered >= 0.9 * m.requests
+
+
+def test_poll_cost_follows_descriptors_watched_and_epoll_does_not() -> None:
+    def cost(loop: str, n: int) -> float:
+        return run(server={"loop": loop},
+                   clients={"connections": n, "active": 10 / n, "rate": 20.0}
+                   ).readiness_cost_us
+
+    assert cost("poll", 2000) > 5 * cost("poll", 100)
+    assert cost("epoll-lt", 5000) < 1.5 * cost("epoll-lt", 100)
+
+
+def test_busy_polling_shows_as_cpu_and_calls_not_as_a_hang() -> None:
+    busy = run(server={"loop": "epoll-lt", "timeout": 0.0},
+               clients={"connections": 10, "active": 0.5, "rate": 50.0})
+    blocking = run(server={"loop": "epoll-lt"},
+                   clients={"connections": 10, "active": 0.5, "rate": 50.0})
+    assert busy.stopped_early is None
+    assert busy.cpu > 0.9
+    assert busy.calls_per_op > 50 * blocking.calls_per_op / 4
+    assert blocking.cpu < 0.1
+
+
+def test_event_budget_stops_a_run_and_says_where() -> None:
+    w = workload(server={"loop": "epoll-lt", "timeout": 0.0},
+                 clients={"connections": 10, "active": 0.5})
+    m = run_workload(w, built_in_costs(), budget=5000)
+    assert m.stopped_early is not None and "5,000 events" in m.stopped_early
+    assert 0 < m.duration < 0.2
+
+
+def test_oneshot_pays_a_rearm_per_event() -> None:
+    clients = {"connections": 100, "active": 0.1, "rate": 100.0}
+    lt = run(server={"loop": "epoll-lt"}, clients=clients)
+    oneshot = run(server={"loop": "epoll-oneshot"}, clients=clients)
+    assert oneshot.answered == pytest.approx(lt.answered, rel=0.05)
+    assert oneshot.calls_per_op > lt.calls_per_op + 0.5
+
+
+@pytest.mark.parametrize("loop", ["select", "poll", "epoll-lt", "epoll-et", "epoll-oneshot"])
+def test_responses_larger_than_the_send_buffer_complete(loop: str) -> None:
+    """A response bigger than SO_SNDBUF needs EPOLLOUT/POLLOUT to finish."""
+    m = run(server={"loop": loop},
+            clients={"connections": 4, "active": 0.5, "rate": 20.0, "response_size": 1 << 20})
+    assert m.requests > 0
+    assert m.answered >= m.requests - 2  # the last ones may be in flight at the end
+
+
+@pytest.mark.parametrize("transport", ["unix", "tcp"])
+def test_threads_sharing_one_epoll_answer_everything(transport: str) -> None:
+    m = run(server={"loop": "epoll-et", "threads": 4},
+            clients={"connections": 200, "active": 0.1, "rate": 100.0, "transport": transport})
+    assert m.answered >= m.requests - 3
+
+
+def test_same_seed_same_run() -> None:
+    w = workload(clients={"connections": 100, "active": 0.1, "rate": 100.0})
+    a, b = run_workload(w, built_in_costs()), run_workload(w, built_in_costs())
+    wall = {"setup_wall_s", "run_wall_s"}
+    assert {k: v for k, v in a.as_dict().items() if k not in wall} == \
+        {k: v for k, v in b.as_dict().items() if k not in wall}
+
+
+def test_any_executor_runs_a_sweep_in_point_order() -> None:
+    w = workload(clients={"connections": 100, "active": 0.1})
+    points = sweep_points(w, "clients.connections", [50, 100, 200])
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        rows = explore(points, built_in_costs(), executor=pool)
+    inline = explore(points, built_in_costs())
+    assert [r.point.value for r in rows] == [50, 100, 200]
+    assert [r.measures.requests for r in rows] == [r.measures.requests for r in inline]
+
+
+# -- the command ---------------------------------------------------------------------
+
+
+def test_explore_sweep_prints_a_table_and_writes_plots(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["explore", str(SCENARIOS / "c10k.toml"), "--sweep",
+                                       "connections=100..10000:5", "--set", "duration=0.05",
+                                       "--out", str(out), "--jobs", "2"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert any(line.split()[:1] == ["10000"] for line in lines)
+    svgs = sorted(p.name for p in out.glob("*.svg"))
+    assert len(svgs) >= 6
+    doc = json.loads((out / "results.json").read_text())
+    assert [p["value"] for p in doc["points"]] == [100, 2575, 5050, 7525, 10000]
+    assert (out / "results.csv").read_text().count("\n") == 6
+
+
+def test_explore_json_is_the_results_document(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["explore", str(SCENARIOS / "herd.toml"), "--set",
+                                       "duration=0.05", "--json", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["type"] == "explore" and doc["points"][0]["measures"]["accepts"] > 0
+
+
+@pytest.mark.parametrize(("args", "where"), [
+    (["--set", "conections=5"], "--set:1:1"),
+    (["--sweep", "connections=0..10"], "--sweep:1:"),
+])
+def test_explore_bad_input_is_exit_2_with_a_position(tmp_path: Path, args: list[str],
+                                                      where: str) -> None:
+    result = CliRunner().invoke(main, ["explore", str(SCENARIOS / "c10k.toml"), *args,
+                                       "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert where in result.output and "hint:" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_explore_bad_file_points_at_line_and_column(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[workload]\nname = "x"\n[server]\nloop = "epoll"\n')
+    result = CliRunner().invoke(main, ["explore", str(bad), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert f"{bad}:4:8:" in result.output and "epoll-lt" in result.output
+
+
+def test_explore_refuses_an_output_path_that_is_a_file(tmp_path: Path) -> None:
+    target = tmp_path / "file"
+    target.write_text("keep me")
+    result = CliRunner().invoke(main, ["explore", str(SCENARIOS / "c10k.toml"),
+                                       "--out", str(target)])
+    assert result.exit_code == 2
+    assert "not a directory" in result.output or "is a file" in result.output
+    assert target.read_text() == "keep me"
+    assert not any(p.name.startswith(".tmp-") for p in tmp_path.iterdir())
+    assert os.path.isfile(target)
