@@ -16,7 +16,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any, NoReturn, cast
+from typing import Any, NoReturn
 
 import click
 
@@ -402,34 +402,53 @@ def _check_results_file(path: str) -> None:
               help="where to write the profile [default: models/platform/<kernel release>.toml]")
 @click.option("--json", "as_json", is_flag=True, help="print the profile as JSON")
 @click.option("--costs", is_flag=True,
-              help="also measure and fit the per-call costs of select, poll, epoll_wait and "
-                   "epoll_ctl (a few seconds)")
+              help="also measure the per-call costs of select, poll, epoll_wait, epoll_ctl, "
+                   "send, recv, accept, close and a sleep and wakeup (about 30 s), for "
+                   "`muxsim explore`")
 def probe_command(out_path: str | None, as_json: bool, costs: bool) -> None:
     """Measure this machine's constants on the real kernel and write a platform profile.
 
     The model loads models/platform/<kernel release>.toml when it exists
-    (buffer sizes, skb truesize rule, pipe limits); without one it uses a
-    documented default profile.
+    (buffer sizes, skb truesize rule, pipe limits, and with --costs the
+    [costs] table that `muxsim explore` prices system calls with); without
+    one it uses a documented default profile. Without --costs, a [costs]
+    table already in the file is kept.
+
+    \b
+    Examples:
+      muxsim probe
+      muxsim probe --costs --out /tmp/this-machine.toml
+      muxsim explore models/scenarios/c10k.toml --platform /tmp/this-machine.toml
     """
     from dataclasses import asdict
 
+    from muxsim.model.costs import dump_costs, existing_costs
     from muxsim.model.profile import dump_profile, profile_path
     from muxsim.probe import probe
 
     def body() -> int:
         profile, log = probe()
-        if costs:
-            from dataclasses import replace
-
-            from muxsim.probe import probe_costs
-
-            fitted, cost_log = probe_costs()
-            profile = replace(profile, **cast(dict[str, Any], fitted))
-            log += cost_log
         target = out_path or str(profile_path())
-        write_atomic(target, dump_profile(profile))
+        measured: dict[str, Any] = existing_costs(target)
+        if costs:
+            from realmux.costs import measure_costs
+
+            tty = sys.stderr.isatty()
+
+            def progress(line: str) -> None:
+                if tty:
+                    click.echo(f"\r{line[:70]:<70}", nl=False, err=True)
+
+            measured = measure_costs(progress)
+            if tty:
+                click.echo("", err=True)
+            for key in ("poll_scan", "epoll_wait", "wakeup"):
+                log.append(f"costs: {key} = {measured[key]}")
+            skipped = measured.get("meta", {}).get("skipped", [])
+            log += [f"costs: skipped {s}" for s in skipped]
+        write_atomic(target, dump_profile(profile) + (dump_costs(measured) if measured else ""))
         if as_json:
-            click.echo(json.dumps(asdict(profile), sort_keys=True))
+            click.echo(json.dumps({**asdict(profile), "costs": measured}, sort_keys=True))
         else:
             for line in log:
                 click.echo(line)

@@ -22,10 +22,8 @@ import errno
 import fcntl
 import os
 import platform
-import select
 import socket
 from dataclasses import replace
-from typing import Any
 
 from muxsim.model.profile import DEFAULT, Profile
 
@@ -144,91 +142,3 @@ def probe() -> tuple[Profile, list[str]]:
         profile = replace(profile, tcp_wmem_default=snd, tcp_rmem_default=rcv)
         log.append(f"loopback TCP starts with SO_SNDBUF {snd}, SO_RCVBUF {rcv}")
     return profile, log
-
-
-# -- system-call costs (issue: the performance model) ------------------------
-
-
-def fit_line(xs: list[float], ys: list[float]) -> tuple[float, float]:
-    """Least-squares ``y = a + b*x``: (a, b)."""
-    n = len(xs)
-    if n == 0:
-        return 0.0, 0.0
-    mx, my = sum(xs) / n, sum(ys) / n
-    sxx = sum((x - mx) ** 2 for x in xs)
-    if sxx == 0:
-        return my, 0.0
-    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
-    return my - b * mx, b
-
-
-def probe_costs(sizes: tuple[int, ...] = (10, 100, 1000, 4000, 9000),
-                ready: tuple[int, ...] = (1, 10, 100)) -> tuple[dict[str, float], list[str]]:
-    """Per-call costs on the real kernel, fitted: seconds, and per descriptor or ready one.
-
-    select and poll are charged per descriptor watched, epoll_wait per event
-    returned; each is measured with timeout 0 through Python's ``select``
-    module, so the interpreter's own per-call work is part of the cost, as it
-    is for a Python server.
-    """
-    from muxsim.report.claims import SocketPool, per_call
-
-    log: list[str] = []
-    rows: dict[str, list[tuple[float, float]]] = {"select": [], "poll": [], "epoll_n": [],
-                                                  "epoll_r": [], "ctl": []}
-    for n in sizes:
-        pool = SocketPool(n)
-        try:
-            if max(pool.fds) < 1024:
-                rows["select"].append((n, per_call(select.select, args=(pool.fds, [], [], 0))))
-            poller = select.poll()
-            for fd in pool.fds:
-                poller.register(fd, select.POLLIN)
-            rows["poll"].append((n, per_call(poller.poll, args=(0,))))
-            ep = select.epoll()
-            try:
-                for fd in pool.fds:
-                    ep.register(fd, select.EPOLLIN)
-                rows["epoll_n"].append((n, per_call(ep.poll, args=(0, 64))))
-                fd0 = pool.fds[0]
-                rows["ctl"].append((n, per_call(_ctl_pair(ep, fd0))))
-            finally:
-                ep.close()
-        finally:
-            pool.close()
-    for k in ready:
-        pool = SocketPool(2 * k)
-        try:
-            for i in range(1, len(pool.socks), 2):
-                pool.socks[i].send(b"x")
-            ep = select.epoll()
-            try:
-                for fd in pool.fds:
-                    ep.register(fd, select.EPOLLIN)
-                rows["epoll_r"].append((k, per_call(ep.poll, args=(0, 4 * k))))
-            finally:
-                ep.close()
-        finally:
-            pool.close()
-    costs: dict[str, float] = {}
-    for name, key in (("select", "select"), ("poll", "poll")):
-        a, b = fit_line([x for x, _ in rows[key]], [y for _, y in rows[key]])
-        costs[f"cost_{name}_base"], costs[f"cost_{name}_per_fd"] = max(a, 0.0), max(b, 0.0)
-        log.append(f"{name}: {a * 1e6:.2f} us + {b * 1e9:.1f} ns per descriptor watched")
-    a, b = fit_line([x for x, _ in rows["epoll_r"]], [y for _, y in rows["epoll_r"]])
-    costs["cost_epoll_wait_base"], costs["cost_epoll_wait_per_ready"] = max(a, 0.0), max(b, 0.0)
-    flat = [y for _, y in rows["epoll_n"]]
-    log.append(f"epoll_wait: {a * 1e6:.2f} us + {b * 1e9:.1f} ns per event returned "
-               f"(with 1 ready among {sizes[0]}..{sizes[-1]}: "
-               f"{min(flat) * 1e6:.2f}..{max(flat) * 1e6:.2f} us)")
-    costs["cost_epoll_ctl"] = sum(y for _, y in rows["ctl"]) / max(1, len(rows["ctl"])) / 2
-    log.append(f"epoll_ctl: {costs['cost_epoll_ctl'] * 1e6:.2f} us per call")
-    return costs, log
-
-
-def _ctl_pair(ep: select.epoll, fd: int) -> Any:
-    def modify_twice() -> None:
-        ep.modify(fd, select.EPOLLIN | select.EPOLLOUT)
-        ep.modify(fd, select.EPOLLIN)
-
-    return modify_twice

@@ -145,31 +145,39 @@ class CostModel:
         return out
 
 
-#: Measured on this project's build machine (Linux 6.18, x86_64, Python 3.11,
-#: 2 shared vCPUs) with ``muxsim probe --costs``; used when no platform
-#: profile for the running kernel has a ``[costs]`` table.
+#: Measured with ``muxsim probe --costs`` on the project's build machine
+#: (Linux 6.18.44, x86_64, Python 3.11.7, two shared vCPUs, 2026-12-03); used
+#: when the running kernel has no platform profile with a ``[costs]`` table.
 BUILT_IN: dict[str, Any] = {
-    "select_scan": [[10, 1.1e-6], [100, 2.2e-6], [300, 5.0e-6], [900, 1.3e-5]],
-    "select_wait": [[10, 1.5e-6], [100, 5.5e-6], [300, 1.4e-5], [900, 4.0e-5]],
-    "poll_scan": [[10, 1.0e-6], [100, 3.5e-6], [1000, 2.9e-5], [4000, 1.2e-4],
-                  [9000, 2.7e-4]],
-    "poll_wait": [[10, 1.6e-6], [100, 8.0e-6], [1000, 7.5e-5], [4000, 3.0e-4],
-                  [9000, 7.0e-4]],
-    "epoll_wait": [[1, 8.0e-7], [10, 2.3e-6], [100, 1.6e-5], [1000, 1.6e-4]],
-    "epoll_wait_idle": [[100, 8.0e-7], [9000, 8.0e-7]],
-    "recv_unix": [[1, 8.0e-7], [65536, 6.0e-6]],
-    "send_unix": [[1, 1.2e-6], [65536, 1.2e-5]],
-    "recv_tcp": [[1, 1.2e-6], [65536, 8.0e-6]],
-    "send_tcp": [[1, 3.0e-6], [65536, 2.5e-5]],
-    "select_per_ready": 5.0e-8,
-    "poll_per_ready": 5.0e-8,
-    "epoll_ctl_add": 1.0e-6,
-    "epoll_ctl_mod": 6.0e-7,
-    "epoll_ctl_del": 6.0e-7,
-    "accept_tcp": 5.0e-6,
-    "close": 1.5e-6,
-    "wakeup": 8.0e-6,
-    "wakeup_latency": 5.0e-5,
+    "select_scan": [[10, 1.22e-6], [30, 2.31e-6], [100, 6.12e-6], [300, 1.69e-5],
+                    [600, 3.36e-5], [900, 5.26e-5]],
+    "select_wait": [[10, 2.39e-6], [30, 5.27e-6], [100, 1.54e-5], [300, 4.42e-5],
+                    [600, 9.0e-5], [900, 1.41e-4]],
+    "poll_scan": [[10, 8.09e-7], [30, 1.67e-6], [100, 5.04e-6], [300, 1.39e-5],
+                  [1000, 4.8e-5], [2000, 1.19e-4], [4000, 2.49e-4], [6000, 3.87e-4],
+                  [9000, 1.17e-3]],
+    "poll_wait": [[10, 1.98e-6], [30, 4.64e-6], [100, 1.43e-5], [300, 4.13e-5],
+                  [1000, 1.46e-4], [2000, 3.11e-4], [4000, 6.28e-4], [6000, 9.57e-4],
+                  [9000, 2.75e-3]],
+    "epoll_wait": [[1, 5.96e-7], [10, 1.83e-6], [100, 1.47e-5], [1000, 1.61e-4]],
+    "epoll_wait_idle": [[100, 5.98e-7], [1000, 5.97e-7], [4000, 5.94e-7], [9000, 5.91e-7]],
+    "recv_unix": [[1, 1.08e-6], [100, 1.05e-6], [1024, 1.22e-6], [16384, 1.99e-6],
+                  [65536, 4.85e-6]],
+    "send_unix": [[1, 1.09e-6], [100, 1.09e-6], [1024, 1.21e-6], [16384, 1.94e-6],
+                  [65536, 4.9e-6]],
+    "recv_tcp": [[1, 1.01e-6], [100, 9.82e-7], [1024, 1.11e-6], [16384, 2.13e-6],
+                 [65536, 4.52e-6]],
+    "send_tcp": [[1, 2.44e-6], [100, 1.88e-6], [1024, 2.22e-6], [16384, 4.43e-6],
+                 [65536, 8.1e-6]],
+    "select_per_ready": 2.32e-9,
+    "poll_per_ready": 2.73e-8,
+    "epoll_ctl_add": 9.2e-7,
+    "epoll_ctl_mod": 3.68e-7,
+    "epoll_ctl_del": 7.0e-7,
+    "accept_tcp": 5.29e-6,
+    "close": 1.85e-6,
+    "wakeup": 3.5e-6,
+    "wakeup_latency": 5.32e-6,
 }
 
 
@@ -178,7 +186,9 @@ def costs_from_mapping(data: Mapping[str, Any], source: str,
     """Check a ``[costs]`` table and build the model; errors point at the key."""
     values: dict[str, Any] = {}
     for key in (*CURVE_KEYS, *SCALAR_KEYS):
-        raw = data.get(key, BUILT_IN[key])
+        raw = data.get(key)
+        if raw is None:  # not measured here (a skipped point): the built-in value
+            raw = BUILT_IN[key]
         if key in CURVE_KEYS:
             values[key] = _curve(raw, key, source, text)
         else:
@@ -257,6 +267,16 @@ def load_costs(path: Path | None = None) -> CostModel:
         raise ScenarioError(str(target), 1, 1, "[costs] must be a table",
                             "rerun `muxsim probe --costs`")
     return costs_from_mapping(table, str(target), text)
+
+
+def existing_costs(path: str) -> dict[str, Any]:
+    """The ``[costs]`` table of a profile already on disk ({} if none or unreadable)."""
+    try:
+        with open(path, "rb") as handle:
+            table = tomllib.load(handle).get("costs", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    return table if isinstance(table, dict) else {}
 
 
 def dump_costs(measured: Mapping[str, Any]) -> str:

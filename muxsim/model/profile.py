@@ -58,16 +58,6 @@ class Profile:
     tcp_window_den: int = 131072
     #: Descriptors a scenario may hold (realmux's private range).
     fd_table_size: int = 128
-    #: Per-call costs in seconds (`muxsim probe --costs`; Python's select module
-    #: on this machine): select and poll per descriptor watched, epoll_wait per
-    #: event returned.
-    cost_select_base: float = 1.5e-06
-    cost_select_per_fd: float = 9.0e-08
-    cost_poll_base: float = 1.0e-06
-    cost_poll_per_fd: float = 9.0e-08
-    cost_epoll_wait_base: float = 8.0e-07
-    cost_epoll_wait_per_ready: float = 1.5e-07
-    cost_epoll_ctl: float = 1.0e-06
 
     # -- derived ------------------------------------------------------------
 

@@ -1,0 +1,517 @@
+"""What a Python server pays per call on this kernel: the cost model's constants, measured.
+
+Owns: the measurement, through Python's ``socket`` and ``select`` modules
+(interpreter included), of select/poll/epoll against descriptors watched and
+ready, ``epoll_ctl``, ``send``/``recv`` against bytes, ``accept``, ``close``,
+and sleeping and being woken. Not owned: fitting or using the numbers (the
+model does that). Standard library only.
+
+Method: a point is the *minimum* over batches (each sized to last ~1.5 ms) of
+the mean per call, then over passes (3 full, 1 quick) that visit the points in
+a seeded shuffle, so drift on a shared VM cannot pose as slope. Minima are
+reproducible on a noisy machine; medians are not. Nothing sleeps to
+synchronise: where the kernel is asynchronous (loopback TCP, the accept queue)
+the code polls a kernel counter (``FIONREAD``, ``TCP_INFO``), bounded in time.
+
+Descriptors: ``watched`` are *both* ends of ``ceil(watched/2)`` AF_UNIX stream
+pairs, by number, so 900 fit below ``FD_SETSIZE`` and 9,000 need ~9,100 of
+``RLIMIT_NOFILE`` (raised by :func:`raise_nofile`; what still does not fit is
+skipped, in ``meta["skipped"]``). The ready ones are the last, made readable by
+a byte from their peer (watched for input only, the peer stays idle).
+
+Kernel facts the curves show:
+
+* fs/select.c: do_select and do_poll walk every descriptor on every call. With
+  timeout 0 the poll table's ``_qproc`` is NULL from the start: a pure scan.
+  Otherwise, until a descriptor is found ready, each ``vfs_poll`` calls
+  ``poll_wait`` with a live table: ``__pollwait`` takes an entry (inline, then
+  from pages, ``poll_get_entry``) and hooks it on that socket's wait queue, and
+  ``poll_freewait`` unhooks and frees them all on the way out. So ``*_wait`` >
+  ``*_scan`` with the ready descriptor last. The waiting calls pass no timeout;
+  they are bounded because a timeout-0 call has just seen the ready ones ready,
+  and nothing else reads them.
+* fs/eventpoll.c: ep_poll returns at once when ``ep_events_available``, and
+  ep_send_events re-polls only the ready list (``ep_item_poll`` per item,
+  re-queueing level-triggered ones): ``epoll_wait`` grows with events
+  returned, not with idle interests.
+* ``wakeup``: parent (blocked in ``epoll.poll``) and child process play
+  ping-pong with a byte; the child answers once /proc shows the parent asleep.
+  The parent's CPU per round (``thread_time_ns``), less that of the same
+  send + ``epoll_wait`` + recv finding the answer already there, is its sleep
+  and resumption (``schedule`` in ep_poll) plus its waking of the child
+  (``try_to_wake_up``): one wakeup's work on each side. Both share one CPU:
+  across two, the idle CPU's halt and the IPI ending it (VM exits here) take
+  over, and cost and latency vary threefold. Rounds are too short to batch, so
+  each side is the 10th percentile of single rounds. ``wakeup_latency``: the
+  median from the child's send to the parent's return (both read
+  ``perf_counter_ns``, one ``CLOCK_MONOTONIC``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import itertools
+import os
+import platform
+import random
+import resource
+import select
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
+
+Mux = Literal["select", "poll", "epoll"]
+Batch = Callable[[int], tuple[int, int]]  # calls wanted -> (timed ns, calls made)
+
+FD_SETSIZE = 1024
+_TARGET_NS = 1_500_000  # one batch lasts about this long
+_WAIT_S = 5.0  # the bound on every wait for the kernel or the child
+_LINGER_RST = struct.pack("ii", 1, 0)  # close sends RST: no TIME_WAIT left behind
+_OFF_UNACKED = 24  # struct tcp_info: for a listener, the accept queue's length
+_SEED = 1024
+_PER_READY_AT, _MANY_READY = 512, 500
+_FULL = {"select": (10, 30, 100, 300, 600, 900),
+         "poll": (10, 30, 100, 300, 1000, 2000, 4000, 6000, 9000),
+         "epoll_ready": (1, 10, 100, 1000), "epoll_idle": (100, 1000, 4000, 9000),
+         "bytes": (1, 100, 1024, 16384, 65536)}
+_QUICK = {"select": (10, 600), "poll": (10, 1000, 4000), "epoll_ready": (1, 100),
+          "epoll_idle": (100, 4000), "bytes": (1, 65536)}
+_CURVES = ("select_scan", "select_wait", "poll_scan", "poll_wait", "epoll_wait",
+           "epoll_wait_idle", "recv_unix", "send_unix", "recv_tcp", "send_tcp")
+_CHILD = """\
+import os, signal, socket, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+s = socket.socket(fileno=int(sys.argv[1]))
+try:
+    stat = os.open(f"/proc/{os.getppid()}/task/{sys.argv[2]}/stat", os.O_RDONLY)
+except OSError:
+    stat = -1
+while s.recv(1):
+    for _ in range(20000 if stat >= 0 else 0):  # until the parent sleeps, bounded
+        if os.pread(stat, 80, 0).rsplit(b")", 1)[1][1:2] == b"S":
+            break
+        os.sched_yield()
+    s.sendall(time.perf_counter_ns().to_bytes(8, "little"))
+"""
+
+
+class FdSetSizeError(ValueError):
+    """``select`` cannot name a descriptor numbered ``FD_SETSIZE`` (1024) or more."""
+
+
+def raise_nofile(want: int) -> int:
+    """Raise the RLIMIT_NOFILE soft limit toward ``min(want, hard)``; the soft limit now."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return sys.maxsize if soft == resource.RLIM_INFINITY else soft
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd")) - 1  # less the one listing itself
+
+
+def _min_per_call(batch: Batch, batches: int) -> float:
+    """Seconds per call: the minimum over ``batches`` of a batch's mean."""
+    calls = 2
+    for _ in range(2):  # warm up, then size a batch to last about _TARGET_NS
+        ns, done = batch(calls)
+        calls = max(1, min(50_000, _TARGET_NS * done // max(ns, 1)))
+    return min(ns / done for ns, done in (batch(calls) for _ in range(batches))) / 1e9
+
+
+def _loop(fn: Callable[..., object], *args: object) -> Batch:
+    def batch(calls: int) -> tuple[int, int]:
+        began = time.perf_counter_ns()
+        for _ in itertools.repeat(None, calls):
+            fn(*args)
+        return time.perf_counter_ns() - began, calls
+    return batch
+
+
+def _cycles(cycle: Callable[[], tuple[int, int]]) -> Batch:
+    """A batch made of cycles, each untimed setup, a timed loop (ns, calls), untimed cleanup."""
+    def batch(calls: int) -> tuple[int, int]:
+        total = done = 0
+        while done < calls:
+            ns, n = cycle()
+            total, done = total + ns, done + n
+        return total, done
+    return batch
+
+
+def _until(ready: Callable[[], bool], what: str) -> None:
+    """Spin (yielding the CPU) until ``ready()``; RuntimeError after _WAIT_S."""
+    deadline = time.monotonic() + _WAIT_S
+    for _ in range(100_000_000):
+        if ready():
+            return
+        if time.monotonic() > deadline:
+            break
+        os.sched_yield()
+    raise RuntimeError(f"timed out after {_WAIT_S} s waiting for {what}")
+
+
+@contextlib.contextmanager
+def _pool(watched: int, ready: int) -> Iterator[list[int]]:
+    """``watched`` descriptors (ends of AF_UNIX pairs) by number, the last ``ready`` readable."""
+    socks: list[socket.socket] = []
+    try:
+        peer: dict[int, socket.socket] = {}
+        for _ in range((watched + 1) // 2):
+            a, b = socket.socketpair()
+            socks += (a, b)
+            peer[a.fileno()], peer[b.fileno()] = b, a
+        fds = sorted(peer)[:watched]
+        for fd in fds[watched - ready:]:
+            peer[fd].send(b"x")
+        yield fds
+    finally:
+        for s in socks:
+            s.close()
+
+
+def measure_readiness_call(mux: Mux, watched: int, ready: int = 1, *, waiting: bool = False,
+                           batches: int = 15) -> float:
+    """Seconds per readiness call with ``watched`` descriptors, the last ``ready`` readable.
+
+    ``waiting=False``: timeout 0 (a scan). ``waiting=True``: no timeout; it
+    returns at once, but registers on every descriptor before the first ready
+    one. epoll uses ``maxevents = max(64, ready)``.
+    """
+    if mux not in ("select", "poll", "epoll"):
+        raise ValueError(f"unknown multiplexer {mux!r}: select, poll or epoll")
+    if watched < 1 or not 0 <= ready <= watched:
+        raise ValueError(f"need 1 <= watched and 0 <= ready <= watched, not {watched}, {ready}")
+    if waiting and ready == 0:
+        raise ValueError("waiting with nothing ready would sleep forever")
+    if mux == "select" and watched >= FD_SETSIZE:
+        raise FdSetSizeError(f"select() cannot watch {watched} descriptors: their numbers "
+                             f"must all be below FD_SETSIZE ({FD_SETSIZE}); use poll or epoll")
+    raise_nofile(_open_fds() + watched + 64)
+    with _pool(watched, ready) as fds, contextlib.ExitStack() as stack:
+        if mux == "select":
+            if fds[-1] >= FD_SETSIZE:
+                raise FdSetSizeError(f"select() cannot watch descriptor {fds[-1]}: numbers "
+                                     f"must be below FD_SETSIZE ({FD_SETSIZE}); use poll or epoll")
+            found = len(select.select(fds, [], [], 0)[0])
+            batch = _loop(select.select, fds, [], [], None if waiting else 0)
+        elif mux == "poll":
+            poller = select.poll()
+            for fd in fds:
+                poller.register(fd, select.POLLIN)
+            found = len(poller.poll(0))
+            batch = _loop(poller.poll) if waiting else _loop(poller.poll, 0)
+        else:
+            ep = stack.enter_context(select.epoll())
+            for fd in fds:
+                ep.register(fd, select.EPOLLIN)
+            found = len(ep.poll(0, max(64, ready)))
+            batch = _loop(ep.poll, -1 if waiting else 0, max(64, ready))
+        if found != ready:  # the check that makes the waiting calls bounded
+            raise RuntimeError(f"{mux}: {found} descriptors ready, expected {ready}")
+        return _min_per_call(batch, batches)
+
+
+# -- send, recv, accept, close, epoll_ctl -------------------------------------
+
+
+def _inq(sock: socket.socket) -> int:
+    """Bytes waiting to be read (FIONREAD, alias SIOCINQ)."""
+    return int(struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0" * 4))[0])
+
+
+def _stream_pair(kind: Literal["unix", "tcp"]) -> tuple[socket.socket, socket.socket]:
+    """A connected nonblocking pair; TCP on 127.0.0.1 with TCP_NODELAY (asyncio's default)."""
+    if kind == "unix":
+        pair = socket.socketpair()
+    else:
+        with socket.create_server(("127.0.0.1", 0)) as listener, contextlib.ExitStack() as undo:
+            listener.settimeout(_WAIT_S)
+            client = socket.create_connection(listener.getsockname(), timeout=_WAIT_S)
+            undo.callback(client.close)
+            pair = (client, listener.accept()[0])
+            undo.pop_all()
+    try:
+        for s in pair:
+            s.setblocking(False)
+            if kind == "tcp":
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
+    except BaseException:
+        for s in pair:
+            s.close()
+        raise
+    return pair
+
+
+def _read_exactly(sock: socket.socket, want: int, scratch: bytearray) -> None:
+    _until(lambda: _inq(sock) >= want, f"{want} bytes to arrive")
+    got = 0
+    while got < want:
+        got += sock.recv_into(scratch, min(len(scratch), want - got))
+
+
+def _measure_stream(kind: Literal["unix", "tcp"], op: Literal["send", "recv"], n: int,
+                    batches: int) -> float:
+    """Seconds per ``send(n bytes)`` or ``recv(n)`` with n bytes available, nonblocking."""
+    buf, scratch = bytes(n), bytearray(1 << 17)
+    per_cycle = max(1, min(64, 65536 // n))  # what the buffers hold without blocking
+
+    def cycle() -> tuple[int, int]:
+        send, recv, times = sender.send, receiver.recv, itertools.repeat(None, per_cycle)
+        if op == "send":
+            sent, began = 0, time.perf_counter_ns()
+            for _ in times:
+                sent += send(buf)
+            ns = time.perf_counter_ns() - began
+            _read_exactly(receiver, sent, scratch)  # drained: the next cycle cannot block
+        else:
+            sent = sum(send(buf) for _ in range(per_cycle))
+            _until(lambda: _inq(receiver) >= sent, f"{sent} bytes to arrive")
+            began = time.perf_counter_ns()
+            for _ in times:
+                recv(n)
+            ns = time.perf_counter_ns() - began
+            if _inq(receiver):
+                raise RuntimeError(f"{kind} recv({n}) returned short reads")
+        if sent != per_cycle * n:
+            raise RuntimeError(f"{kind} send of {n} bytes was partial")
+        return ns, per_cycle
+
+    sender, receiver = _stream_pair(kind)
+    try:
+        return _min_per_call(_cycles(cycle), batches)
+    finally:
+        sender.close()
+        receiver.close()
+
+
+def _accept_backlog(listener: socket.socket) -> int:
+    info = listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    return int(struct.unpack_from("I", info, _OFF_UNACKED)[0])  # tcp_get_info: sk_ack_backlog
+
+
+def _measure_accept(batches: int) -> float:
+    """Seconds per ``accept()`` of a connection already in the accept queue."""
+    def cycle() -> tuple[int, int]:
+        clients: list[socket.socket] = []
+        accepted: list[socket.socket] = []
+        try:
+            for _ in range(64):
+                clients.append(client := socket.socket())
+                client.setblocking(False)
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
+                client.connect_ex(address)
+            _until(lambda: _accept_backlog(listener) >= 64, "64 connections to be queued")
+            began = time.perf_counter_ns()
+            for _ in itertools.repeat(None, 64):
+                accepted.append(listener.accept()[0])
+            return time.perf_counter_ns() - began, 64
+        finally:
+            for s in clients + accepted:  # clients first: RST, and no TIME_WAIT anywhere
+                s.close()
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(128)
+        listener.setblocking(False)
+        address = listener.getsockname()
+        return _min_per_call(_cycles(cycle), batches)
+
+
+def _measure_close(batches: int) -> float:
+    """Seconds per ``os.close`` of one end of a connected AF_UNIX stream pair."""
+    def cycle() -> tuple[int, int]:
+        first: list[int] = []
+        second: list[int] = []
+        try:
+            for _ in range(128):
+                a, b = socket.socketpair()
+                first.append(a.detach())
+                second.append(b.detach())
+            began = time.perf_counter_ns()
+            for fd in first:
+                os.close(fd)
+            ns = time.perf_counter_ns() - began
+            first.clear()
+            return ns, 128
+        finally:
+            for fd in first + second:
+                with contextlib.suppress(OSError):  # only if interrupted midway
+                    os.close(fd)
+    return _min_per_call(_cycles(cycle), batches)
+
+
+def _measure_epoll_ctl(op: Literal["add", "mod", "del"], batches: int) -> float:
+    """Seconds per EPOLL_CTL_ADD, _DEL (each timed alone, 256 idle descriptors) or _MOD."""
+    rd, rdwr = select.EPOLLIN, select.EPOLLIN | select.EPOLLOUT
+
+    def cycle() -> tuple[int, int]:
+        add, mod, delete = ep.register, ep.modify, ep.unregister
+        if op == "mod":  # EPOLLIN <-> EPOLLIN|EPOLLOUT: a server toggling write interest
+            fd = fds[0]
+            add(fd, rd)
+            began = time.perf_counter_ns()
+            for _ in itertools.repeat(None, 128):
+                mod(fd, rdwr)
+                mod(fd, rd)
+            ns = time.perf_counter_ns() - began
+            delete(fd)
+            return ns, 256
+        began = time.perf_counter_ns()
+        for fd in fds:
+            add(fd, rd)
+        middle = time.perf_counter_ns()
+        for fd in fds:
+            delete(fd)
+        return (middle - began if op == "add" else time.perf_counter_ns() - middle), len(fds)
+
+    with _pool(256, 0) as fds, select.epoll() as ep:
+        return _min_per_call(_cycles(cycle), batches)
+
+
+# -- sleeping and being woken -------------------------------------------------
+
+
+def _measure_wakeup(rounds: int) -> tuple[float, float, float]:
+    """(extra CPU seconds of sleeping and being woken, median latency, fraction of rounds slept)."""
+    allowed = os.sched_getaffinity(0)
+    with contextlib.ExitStack() as stack:
+        stack.callback(os.sched_setaffinity, 0, allowed)
+        with contextlib.suppress(OSError):  # one CPU, for the child too (it inherits it)
+            os.sched_setaffinity(0, {min(allowed)})
+        child_end, parent_end = socket.socketpair()
+        local, filler = socket.socketpair()  # the baseline: the answer is already there
+        for s in (child_end, parent_end, local, filler):
+            stack.callback(s.close)
+            s.setblocking(s is child_end)  # O_NONBLOCK is shared with the child: not there
+        ep_child = stack.enter_context(select.epoll())
+        ep_local = stack.enter_context(select.epoll())
+        proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(child_end.fileno()),
+                                 str(threading.get_native_id())],
+                                pass_fds=(child_end.fileno(),), stdin=subprocess.DEVNULL)
+        stack.callback(_reap, proc)
+        stack.callback(parent_end.close)  # runs before _reap: EOF ends the child's loop
+        child_end.close()
+        ep_child.register(parent_end.fileno(), select.EPOLLIN)
+        ep_local.register(local.fileno(), select.EPOLLIN)
+
+        def one_round(sock: socket.socket, ep: select.epoll) -> tuple[int, int]:
+            cpu = time.thread_time_ns()
+            sock.send(b"p")
+            if not ep.poll(_WAIT_S, 1):
+                raise RuntimeError(f"wakeup: no answer within {_WAIT_S} s")
+            now = time.perf_counter_ns()
+            stamp = int.from_bytes(sock.recv(8), "little")
+            return time.thread_time_ns() - cpu, now - stamp
+
+        for _ in range(5):  # the child has started and answers
+            one_round(parent_end, ep_child)
+        woken, ready, latencies = [], [], []
+        switches = resource.getrusage(resource.RUSAGE_THREAD).ru_nvcsw
+        for _ in range(rounds):  # interleaved, so that drift hits both alike
+            cpu, latency = one_round(parent_end, ep_child)
+            woken.append(cpu)
+            latencies.append(latency)
+            filler.send(time.perf_counter_ns().to_bytes(8, "little"))
+            ready.append(one_round(local, ep_local)[0])
+            filler.recv(1)
+        slept = (resource.getrusage(resource.RUSAGE_THREAD).ru_nvcsw - switches) / rounds
+    low = sorted(woken)[rounds // 10] - sorted(ready)[rounds // 10]
+    return max(0, low) / 1e9, statistics.median(latencies) / 1e9, slept
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        proc.wait(_WAIT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+# -- everything ---------------------------------------------------------------
+
+
+def measure_costs(progress: Callable[[str], None] | None = None, *,
+                  quick: bool = False) -> dict[str, Any]:
+    """Every cost, in seconds: curves as sorted ``[x, seconds]`` pairs, and a ``meta`` dict."""
+    began = time.perf_counter()
+    say = progress or (lambda _message: None)
+    sizes, batches, passes = (_QUICK, 3, 1) if quick else (_FULL, 15, 3)
+    skipped: dict[str, None] = {}  # ordered, without repeats
+
+    def skip(note: str) -> None:
+        if note not in skipped:
+            skipped[note] = None
+            say(f"skipped: {note}")
+
+    soft = raise_nofile(_open_fds() + max(sizes["poll"] + sizes["epoll_idle"]) + 256)
+    room = soft - _open_fds()
+    calls: list[tuple[str, Mux, int, int, bool, int]] = [  # key, mux, watched, ready, waiting, x
+        (f"{mux}_{how}", mux, n, 1, how == "wait", n)
+        for mux in ("select", "poll") for n in sizes[mux] for how in ("scan", "wait")]
+    calls += [(f"_{mux}_ready", mux, _PER_READY_AT, k, False, k)
+              for mux in ("select", "poll") for k in (1, _MANY_READY)]
+    calls += [("epoll_wait", "epoll", 2 * k, k, False, k) for k in sizes["epoll_ready"]]
+    calls += [("epoll_wait_idle", "epoll", n, 1, False, n) for n in sizes["epoll_idle"]]
+    points: list[tuple[str, int, Callable[[], float]]] = []
+    for key, mux, watched, ready, waiting, x in calls:
+        if watched + 64 > room:
+            skip(f"{key} at {watched} watched: needs {watched + 64} more descriptors, "
+                 f"RLIMIT_NOFILE (soft {soft}, as high as the hard limit allows) leaves {room}")
+            continue
+        points.append((key, x, functools.partial(measure_readiness_call, mux, watched, ready,
+                                                 waiting=waiting, batches=batches)))
+    points += [(f"epoll_ctl_{op}", 0, functools.partial(_measure_epoll_ctl, op, batches))
+               for op in ("add", "mod", "del")]
+    points += [(f"{op}_{kind}", n, functools.partial(_measure_stream, kind, op, n, batches))
+               for kind in ("unix", "tcp") for op in ("send", "recv") for n in sizes["bytes"]]
+    points += [("accept_tcp", 0, functools.partial(_measure_accept, batches)),
+               ("close", 0, functools.partial(_measure_close, batches))]
+
+    best: dict[tuple[str, int], float] = {}
+    shuffle = random.Random(_SEED).shuffle
+    for done in range(passes):
+        shuffle(points)
+        for key, x, measure in points:
+            try:
+                seconds = measure()
+            except FdSetSizeError as exc:
+                skip(f"{key} at {x} watched: {exc}")
+                continue
+            best[key, x] = min(seconds, best.get((key, x), seconds))
+            say(f"pass {done + 1}/{passes}: {key} {x}: {seconds * 1e6:.3g} us")
+    say("wakeup: ping-pong with a child process")
+    wakeup, latency, slept = _measure_wakeup(150 if quick else 600)
+    if slept < 0.9:
+        skip(f"wakeup: the parent slept in only {slept:.0%} of rounds, so it is underestimated")
+
+    result: dict[str, Any] = {name: [[x, s] for (key, x), s in sorted(best.items()) if key == name]
+                              for name in _CURVES}
+    for mux in ("select", "poll"):
+        one, many = best.get((f"_{mux}_ready", 1)), best.get((f"_{mux}_ready", _MANY_READY))
+        result[f"{mux}_per_ready"] = (None if one is None or many is None
+                                      else max(0.0, (many - one) / (_MANY_READY - 1)))
+    result |= {name: best.get((name, 0)) for name in (
+        "epoll_ctl_add", "epoll_ctl_mod", "epoll_ctl_del", "accept_tcp", "close")}
+    result |= {"wakeup": wakeup, "wakeup_latency": latency, "meta": {
+        "kernel": platform.release(), "machine": platform.machine(),
+        "python": platform.python_version(),
+        "method": f"minimum over {batches} batches of about {_TARGET_NS / 1e6:g} ms (and over "
+                  f"{passes} shuffled passes) of the mean seconds per call, through Python's "
+                  "socket and select modules on AF_UNIX pairs and loopback TCP",
+        "seconds": round(time.perf_counter() - began, 3), "skipped": list(skipped)}}
+    return result
