@@ -212,3 +212,25 @@ def test_explore_refuses_an_output_path_that_is_a_file(tmp_path: Path) -> None:
     assert target.read_text() == "keep me"
     assert not any(p.name.startswith(".tmp-") for p in tmp_path.iterdir())
     assert os.path.isfile(target)
+
+
+def test_results_json_follows_its_schema(tmp_path: Path) -> None:
+    import jsonschema
+
+    schema = json.loads((Path(__file__).resolve().parent.parent / "docs" /
+                         "explore.schema.json").read_text())
+    result = CliRunner().invoke(main, ["explore", str(SCENARIOS / "et-forgetful.toml"),
+                                       "--set", "duration=0.05", "--sweep", "drain=true,false",
+                                       "--out", str(tmp_path), "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "results.json").read_text())
+    jsonschema.validate(doc, schema)
+    assert doc["points"][1]["measures"]["stranded_bytes"] >= 0
+
+
+def test_every_workload_key_is_documented() -> None:
+    from muxsim.workload.spec import KEYS
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "explore.md").read_text()
+    missing = [k for k in KEYS if f"`{k.split('.')[-1]}`" not in text]
+    assert not missing, f"docs/explore.md does not describe {missing}"

@@ -46,7 +46,7 @@ IDLE_BAR = 1.5
 
 #: Sizes between the calibration points (realmux/costs.py measures 10, 30, 100,
 #: 300, 1000, 2000, 4000, 6000, 9000 for poll; up to 900 for select).
-BETWEEN = {"poll": (20, 200, 700, 1500, 3000, 5000, 7500), "select": (20, 200, 450, 750),
+BETWEEN = {"poll": (20, 200, 700, 1500, 3000, 5000, 7500, 8500), "select": (20, 200, 450, 750),
            "epoll": (50, 500, 5000, 8500)}
 
 
