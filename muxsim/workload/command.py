@@ -95,7 +95,13 @@ def explore_command(file: str, assignments: tuple[str, ...], sweep: str | None, 
                 click.echo(f"\r[{done}/{total}] {what}: {row.measures.run_wall_s:.2f} s"
                            + " " * 10, err=True, nl=done == total)
 
-        rows = explore(points, costs, jobs=jobs, budget=budget, progress=progress)
+        def stages(line: str) -> None:
+            click.echo(f"\r{line[:76]:<76}", nl=False, err=True)
+
+        rows = explore(points, costs, jobs=jobs, budget=budget, progress=progress,
+                       stages=stages if tty and len(points) == 1 else None)
+        if tty and len(points) == 1:
+            click.echo("", err=True)
         validation = validate_rows(rows, costs) if validate else None
         written = write_outputs(target, workload, key, rows, costs, validation)
         if as_json:

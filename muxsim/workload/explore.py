@@ -49,24 +49,27 @@ def sweep_points(workload: Workload, key: str | None, values: Sequence[Any]) -> 
     return [Point(i, v, replace_key(workload, key, v)) for i, v in enumerate(values)]
 
 
-def _run_point(workload: Workload, costs: CostModel, budget: int) -> Measures:
-    return run_workload(workload, costs, budget=budget)
+def _run_point(workload: Workload, costs: CostModel, budget: int,
+               stages: Callable[[str], None] | None = None) -> Measures:
+    return run_workload(workload, costs, budget=budget, progress=stages)
 
 
 def explore(points: list[Point], costs: CostModel, *, jobs: int = 1,
             executor: Executor | None = None, budget: int = DEFAULT_EVENT_BUDGET,
-            progress: Callable[[int, int, Row], None] | None = None) -> list[Row]:
+            progress: Callable[[int, int, Row], None] | None = None,
+            stages: Callable[[str], None] | None = None) -> list[Row]:
     """Run every point; the rows in point order.
 
     One point, or ``jobs == 1`` with no executor, runs here (no pool to
-    start). Otherwise the points go to ``executor`` or to a process pool of
-    ``jobs`` workers; ``progress(done, total, row)`` is called as each ends.
+    start), and ``stages`` hears each run's setup and progress. Otherwise the
+    points go to ``executor`` or to a process pool of ``jobs`` workers;
+    ``progress(done, total, row)`` is called as each ends.
     """
     rows: dict[int, Row] = {}
     total = len(points)
     if executor is None and (jobs <= 1 or total == 1):
         for point in points:
-            row = Row(point, _run_point(point.workload, costs, budget))
+            row = Row(point, _run_point(point.workload, costs, budget, stages))
             rows[point.index] = row
             if progress is not None:
                 progress(len(rows), total, row)
