@@ -45,6 +45,13 @@ Kernel facts the curves show:
   each side is the 10th percentile of single rounds. ``wakeup_latency``: the
   median from the child's send to the parent's return (both read
   ``perf_counter_ns``, one ``CLOCK_MONOTONIC``).
+* ``sleep_cpu`` and ``sleep_latency``: curves against seconds asleep. A
+  minimal server here (``epoll_wait``, ``recv``, ``recv`` to EAGAIN,
+  ``send``) answers requests a child process sends every 0.5, 2, 10 and 50
+  ms, with no CPU pinned; the median CPU of one served request, less the
+  four calls' hot prices, is what the sleep cost (it grows with the sleep:
+  the caches go cold), and the median send-to-return time is the latency.
+  The ping-pong above is the curve's short end.
 """
 
 from __future__ import annotations
@@ -434,6 +441,92 @@ def _measure_wakeup(rounds: int) -> tuple[float, float, float]:
     return max(0, low) / 1e9, statistics.median(latencies) / 1e9, slept
 
 
+#: The load generator of the served-request measurement: a request every GAP
+#: seconds by the clock (timestamped), then it reads the answer.
+_CYCLE_CHILD = """\
+import os, signal, socket, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+s = socket.socket(fileno=int(sys.argv[1]))
+s.settimeout(5.0)
+for gap, rounds in zip(map(float, sys.argv[2].split(",")), map(int, sys.argv[3].split(","))):
+    due = time.perf_counter() + gap
+    for _ in range(rounds):
+        left = due - time.perf_counter()
+        if left > 0:
+            time.sleep(left)
+        s.sendall(time.perf_counter_ns().to_bytes(8, "little") + bytes(92))
+        got = 0
+        while got < 100:
+            chunk = s.recv(100 - got)
+            if not chunk:
+                sys.exit(0)
+            got += len(chunk)
+        due += gap
+"""
+
+#: (seconds between requests, requests): the sleeps the served-request curve spans.
+_GAPS_FULL = ((0.0005, 200), (0.002, 100), (0.01, 40), (0.05, 12))
+_GAPS_QUICK = ((0.001, 30), (0.01, 8))
+
+
+def _measure_served_requests(gaps: tuple[tuple[float, int], ...]
+                             ) -> list[tuple[float, float, float]]:
+    """(seconds asleep, CPU of one served request, wakeup latency) per gap: medians.
+
+    A minimal server (``epoll_wait`` with no timeout, ``recv``, ``recv`` to
+    EAGAIN, ``send``) answers 100-byte requests a child process sends every
+    gap seconds, with no CPU pinned: the child runs where the scheduler puts
+    it, as clients do. The CPU is the server thread's own (``thread_time``)
+    for the whole cycle, so it holds what sleeping costs besides the calls'
+    hot prices: the context switches, and the caches the sleep let go cold.
+    """
+    out: list[tuple[float, float, float]] = []
+    with contextlib.ExitStack() as stack:
+        child_end, server = socket.socketpair()
+        for sock in (child_end, server):
+            stack.callback(sock.close)
+        server.setblocking(False)
+        ep = stack.enter_context(select.epoll())
+        ep.register(server.fileno(), select.EPOLLIN)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _CYCLE_CHILD, str(child_end.fileno()),
+             ",".join(str(g) for g, _ in gaps), ",".join(str(n) for _, n in gaps)],
+            pass_fds=(child_end.fileno(),), stdin=subprocess.DEVNULL)
+        stack.callback(_reap, proc)
+        stack.callback(server.close)  # before _reap: EOF ends the child
+        child_end.close()
+        buf = bytearray(65536)
+        answer = bytes(100)
+        for _gap, rounds in gaps:
+            cpus, latencies, asleep = [], [], []
+            for _ in range(rounds):
+                cpu, entered = time.thread_time_ns(), time.perf_counter_ns()
+                if not ep.poll(_WAIT_S, 1):
+                    raise RuntimeError(f"served requests: none within {_WAIT_S} s")
+                woke = time.perf_counter_ns()
+                got = server.recv_into(buf)
+                stamp = int.from_bytes(buf[:8], "little")
+                with contextlib.suppress(BlockingIOError):
+                    server.recv_into(buf)
+                server.send(answer)
+                cpus.append(time.thread_time_ns() - cpu)
+                latencies.append(woke - stamp)
+                asleep.append(woke - entered)
+                if got < 100:
+                    raise RuntimeError("served requests: a request arrived in pieces")
+            out.append((statistics.median(asleep) / 1e9, statistics.median(cpus) / 1e9,
+                        statistics.median(latencies) / 1e9))
+    return out
+
+
+def _at(best: dict[tuple[str, int], float], key: str, x: int) -> float:
+    """A measured point, or the nearest one measured for that key (0.0 if none)."""
+    if (key, x) in best:
+        return best[key, x]
+    near = sorted((abs(k[1] - x), v) for k, v in best.items() if k[0] == key)
+    return near[0][1] if near else 0.0
+
+
 def _reap(proc: subprocess.Popen[bytes]) -> None:
     try:
         proc.wait(_WAIT_S)
@@ -498,6 +591,10 @@ def measure_costs(progress: Callable[[str], None] | None = None, *,
     wakeup, latency, slept = _measure_wakeup(150 if quick else 600)
     if slept < 0.9:
         skip(f"wakeup: the parent slept in only {slept:.0%} of rounds, so it is underestimated")
+    say("served requests: a child sends, this thread sleeps in epoll_wait and answers")
+    served = _measure_served_requests(_GAPS_QUICK if quick else _GAPS_FULL)
+    hot = (_at(best, "epoll_wait", 1) + _at(best, "recv_unix", 100) + _at(best, "recv_unix", 1)
+           + _at(best, "send_unix", 100))
 
     result: dict[str, Any] = {name: [[x, s] for (key, x), s in sorted(best.items()) if key == name]
                               for name in _CURVES}
@@ -507,6 +604,10 @@ def measure_costs(progress: Callable[[str], None] | None = None, *,
                                       else max(0.0, (many - one) / (_MANY_READY - 1)))
     result |= {name: best.get((name, 0)) for name in (
         "epoll_ctl_add", "epoll_ctl_mod", "epoll_ctl_del", "accept_tcp", "close")}
+    # The ping-pong (one CPU, the shortest sleep there is) anchors the short end.
+    result["sleep_cpu"] = [[latency, wakeup]] + [[a, max(cpu - hot, 0.0)]
+                                                 for a, cpu, _ in served]
+    result["sleep_latency"] = [[latency, latency]] + [[a, lat] for a, _, lat in served]
     result |= {"wakeup": wakeup, "wakeup_latency": latency, "meta": {
         "kernel": platform.release(), "machine": platform.machine(),
         "python": platform.python_version(),

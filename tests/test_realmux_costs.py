@@ -23,7 +23,8 @@ from realmux.costs import FD_SETSIZE, measure_costs, measure_readiness_call, rai
 pytestmark = pytest.mark.real_kernel
 
 CURVES = ("select_scan", "select_wait", "poll_scan", "poll_wait", "epoll_wait",
-          "epoll_wait_idle", "recv_unix", "send_unix", "recv_tcp", "send_tcp")
+          "epoll_wait_idle", "recv_unix", "send_unix", "recv_tcp", "send_tcp", "sleep_cpu",
+          "sleep_latency")
 FLOATS = ("select_per_ready", "poll_per_ready", "epoll_ctl_add", "epoll_ctl_mod",
           "epoll_ctl_del", "accept_tcp", "close", "wakeup", "wakeup_latency")
 
@@ -186,3 +187,13 @@ def test_an_interrupted_wakeup_leaks_nothing(monkeypatch: pytest.MonkeyPatch) ->
     assert open_fds() == before
     assert [child.returncode for child in children] == [0]
     assert os.sched_getaffinity(0) == affinity
+
+
+def test_a_sleep_costs_more_the_longer_it_lasts(quick: tuple[dict[str, Any], int, int]) -> None:
+    """Served requests after sleeps: the curve spans the ping-pong to the longest gap,
+    and a long sleep costs at least what the hot ping-pong does (caches go cold)."""
+    cpu, latency = quick[0]["sleep_cpu"], quick[0]["sleep_latency"]
+    assert len(cpu) == len(latency) >= 3
+    assert [x for x, _ in cpu] == sorted(x for x, _ in cpu)
+    assert cpu[-1][1] >= cpu[0][1] > 0
+    assert all(v > 0 for _, v in latency)

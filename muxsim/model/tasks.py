@@ -69,8 +69,12 @@ class Task:
         self.wakeups = 0
         self.registered = 0
         #: Seconds from a wakeup to the task running again (the scheduler's
-        #: delay). Scenarios keep 0; workloads use the measured latency.
-        self.wake_latency = 0.0
+        #: delay), given the seconds it slept. Scenarios have none; workloads
+        #: use the measured latency.
+        self.wake_delay: Callable[[float], float] | None = None
+        self.slept_at = 0.0
+        #: Seconds the last sleep lasted, up to the wakeup or the timeout.
+        self.last_asleep = 0.0
 
     def try_to_wake_up(self) -> int:
         """``default_wake_function``: 1 if this woke a sleeping task, else 0."""
@@ -79,7 +83,8 @@ class Task:
         if self.trace is not None:
             self.trace(f"{self.name} woken")
         self.wakeups += 1
-        if self.wake_latency > 0:
+        self.last_asleep = self.env.now - self.slept_at
+        if self.wake_delay is not None:
             # try_to_wake_up makes the task runnable at once (a second wakeup
             # finds it running); it runs when the scheduler gets to it.
             self.state = Task.RUNNING
@@ -89,7 +94,7 @@ class Task:
                 if not event.triggered:
                     event.succeed()
 
-            self.env.timeout(self.wake_latency).callbacks.append(run)
+            self.env.timeout(self.wake_delay(self.last_asleep)).callbacks.append(run)
             return 1
         self.event.succeed()
         return 1
@@ -99,12 +104,15 @@ class Task:
         self.sleeps += 1
         self.state = Task.SLEEPING
         self.event = self.env.event()
+        self.slept_at = self.env.now
         try:
             if math.isinf(deadline):
                 yield self.event
                 return True
             timer = self.env.timeout(max(0.0, deadline - self.env.now))
             yield self.event | timer
+            if not self.event.triggered and self.state == Task.SLEEPING:
+                self.last_asleep = self.env.now - self.slept_at  # the timeout ended it
             return bool(self.event.triggered)
         finally:
             self.state = Task.RUNNING

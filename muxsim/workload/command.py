@@ -187,11 +187,11 @@ def validate_rows(rows: list[Row], costs: CostModel) -> list[dict[str, Any]]:
         entry["run"] = _whole_run(w, row)
         measured = measure_readiness_call(mux, watched, ready)  # type: ignore[arg-type]
         if mux == "epoll":
-            predicted = costs.epoll_wait_call(ready, slept=False)
+            predicted = costs.epoll_wait_call(ready, asleep=None)
         elif mux == "poll":
-            predicted = costs.poll_call(watched, ready, 0, slept=False)
+            predicted = costs.poll_call(watched, ready, 0, asleep=None)
         else:
-            predicted = costs.select_call(watched, ready, 0, slept=False)
+            predicted = costs.select_call(watched, ready, 0, asleep=None)
         entry.update(measured_us=measured * 1e6, predicted_us=predicted * 1e6,
                      ratio=predicted / measured if measured > 0 else None)
         out.append(entry)

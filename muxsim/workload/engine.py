@@ -15,11 +15,12 @@ How time passes:
   thread's CPU per virtual second can reach 1.0, the sum over threads can
   exceed it).
 * A thread that sleeps in ``epoll_wait``/``poll``/``select`` is woken by the
-  model's wait-queue callbacks and runs ``wakeup_latency`` later (the
-  scheduler's delay, measured), paying ``wakeup`` CPU for the switch.
-* Clients are on other machines' cores: their calls cost the server
-  nothing and take no time. They send requests at seeded Poisson (or
-  periodic) times, read responses as soon as the model wakes them, and
+  model's wait-queue callbacks and runs the scheduler's delay later; the
+  call that slept pays what a sleep of that length costs (switches, caches
+  gone cold). Both are measured against the length of the sleep.
+* Clients are on other cores: their calls cost the server nothing and take
+  no time. They send requests at seeded Poisson (or periodic) times, read
+  responses when the model wakes them (after the same scheduler delay), and
   measure latency from sending a request to reading its whole response.
 
 "Busy" servers (timeout 0) therefore show up as CPU near 1.0 and many calls
@@ -209,6 +210,8 @@ class WorkloadRun:
         self.connects = 0
         self.client_ready: set[int] = set()
         self.client_event: simpy.Event | None = None
+        self.client_waking = False
+        self.client_slept_at = 0.0
         self.stopped_early: str | None = None
         self.setup_wall = 0.0
         self.run_wall = 0.0
@@ -222,7 +225,7 @@ class WorkloadRun:
         epoll_loop = server.loop.startswith("epoll")
         for i in range(server.threads):
             task = Task(self.env, f"server{i}")
-            task.wake_latency = self.costs.wakeup_latency
+            task.wake_delay = self.costs.wakeup_delay
             self.threads.append(_Thread(i, task))
         shared = epoll_loop and server.sharing == "shared-epoll"
         if epoll_loop:
@@ -287,7 +290,8 @@ class WorkloadRun:
         while True:
             sleeps = task.sleeps
             events = yield from ep_poll(k, task, th.epfd, w.server.maxevents, timeout)
-            cost = costs.epoll_wait_call(len(events), task.sleeps != sleeps)
+            cost = costs.epoll_wait_call(len(events),
+                                         task.last_asleep if task.sleeps != sleeps else None)
             th.readiness += 1
             th.readiness_cpu += cost
             th.in_hand = {int(d) for d, _ in events if d != "L"}
@@ -336,12 +340,12 @@ class WorkloadRun:
                 ready = [(fd, (EPOLLIN if fd in r else 0) | (EPOLLOUT if fd in wr else 0))
                          for fd in sorted(r | wr)]
                 cost = costs.select_call(len(fds), len(r) + len(wr), task.registered - registered,
-                                    task.sleeps != sleeps)
+                                         task.last_asleep if task.sleeps != sleeps else None)
             else:
                 masks = yield from do_poll(k, task, fds, timeout)
                 ready = [(fd, m) for (fd, _), m in zip(fds, masks, strict=True) if m]
                 cost = costs.poll_call(len(fds), len(ready), task.registered - registered,
-                                  task.sleeps != sleeps)
+                                       task.last_asleep if task.sleeps != sleeps else None)
             th.readiness += 1
             th.readiness_cpu += cost
             th.in_hand = {self.by_sfd[fd].index for fd, _ in ready if fd in self.by_sfd}
@@ -455,10 +459,18 @@ class WorkloadRun:
             return 0
         self.client_ready.add(conn.index)
         event = self.client_event
-        if event is not None and not event.triggered:
+        if event is None or self.client_waking:
+            return 0
+        # The client process sleeps in its own readiness call: it runs the
+        # scheduler's delay after the wakeup, as the server's threads do.
+        self.client_waking = True
+        delay = self.costs.wakeup_delay(self.env.now - self.client_slept_at)
+
+        def run(_: simpy.Event) -> None:
             event.succeed()
-            return 1
-        return 0
+
+        self.env.timeout(delay).callbacks.append(run)
+        return 1
 
     def _client_io(self) -> Proc:
         k, clients = self.kernel, self.w.clients
@@ -479,6 +491,8 @@ class WorkloadRun:
                         whole, conn.resp_got = divmod(conn.resp_got, clients.response_size)
                         self._answered(conn, whole)
             self.client_event = self.env.event()
+            self.client_waking = False
+            self.client_slept_at = self.env.now
             yield self.client_event
 
     def _answered(self, conn: _Conn, whole: int) -> None:

@@ -52,10 +52,10 @@ BETWEEN = {"poll": (20, 200, 700, 1500, 3000, 5000, 7500, 8500), "select": (20, 
 
 def _predict(costs: CostModel, mux: str, watched: int) -> float:
     if mux == "epoll":
-        return costs.epoll_wait_call(1, slept=False)
+        return costs.epoll_wait_call(1, asleep=None)
     if mux == "poll":
-        return costs.poll_call(watched, 1, 0, slept=False)
-    return costs.select_call(watched, 1, 0, slept=False)
+        return costs.poll_call(watched, 1, 0, asleep=None)
+    return costs.select_call(watched, 1, 0, asleep=None)
 
 
 @pytest.mark.real_kernel
