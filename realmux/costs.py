@@ -519,6 +519,88 @@ def _measure_served_requests(gaps: tuple[tuple[float, int], ...]
     return out
 
 
+#: Descriptors watched by the sleeping-call curves, and rounds at each size.
+_SLEPT_FULL = {"select": (10, 100, 300, 900), "poll": (10, 100, 1000, 4000, 9000),
+               "epoll": (10, 1000, 9000)}
+_SLEPT_QUICK = {"select": (10, 600), "poll": (10, 2000), "epoll": (10, 1000)}
+
+
+def _measure_sleeping_calls(sizes: dict[str, tuple[int, ...]], rounds: int,
+                            skip: Callable[[str], None]) -> dict[str, list[list[float]]]:
+    """CPU of one readiness call that sleeps about a millisecond, against descriptors watched.
+
+    A child process sends on the last watched connection every millisecond
+    and the call (no timeout) sleeps until it does; the median of the call's
+    own thread CPU. It holds the registering pass, the sleep, the wakeup and
+    the pass after it, over descriptors whose structures the sleep let go
+    cold: what a server's sleeping call costs, which hot loops cannot show.
+    """
+    curves: dict[str, list[list[float]]] = {}
+    for mux, ns in sizes.items():
+        for n in ns:
+            if n + 64 > raise_nofile(_open_fds() + n + 64) - _open_fds():
+                skip(f"slept_{mux} at {n}: not enough descriptors")
+                continue
+            try:
+                cpu = _one_sleeping_call(mux, n, rounds)
+            except FdSetSizeError as exc:
+                skip(f"slept_{mux} at {n}: {exc}")
+                continue
+            curves.setdefault(f"slept_{mux}", []).append([n, cpu])
+    return curves
+
+
+def _one_sleeping_call(mux: str, n: int, rounds: int) -> float:
+    with contextlib.ExitStack() as stack:
+        idle: list[socket.socket] = []
+
+        def close_idle() -> None:
+            for sock in idle:
+                sock.close()
+
+        stack.callback(close_idle)
+        for _ in range(n // 2):  # both ends watched, idle: nothing is ever sent on them
+            idle += socket.socketpair()
+        child_end, server = socket.socketpair()
+        for sock in (child_end, server):
+            stack.callback(sock.close)
+        server.setblocking(False)
+        fds = [*sorted(s.fileno() for s in idle)[:n - 1], server.fileno()]
+        if mux == "select" and max(fds) >= FD_SETSIZE:
+            raise FdSetSizeError(f"descriptor {max(fds)} is beyond FD_SETSIZE")
+        proc = subprocess.Popen([sys.executable, "-c", _CYCLE_CHILD, str(child_end.fileno()),
+                                 "0.001", str(rounds)], pass_fds=(child_end.fileno(),),
+                                stdin=subprocess.DEVNULL)
+        stack.callback(_reap, proc)
+        stack.callback(server.close)  # before _reap: EOF ends the child
+        child_end.close()
+        call: Callable[[], object]
+        if mux == "select":
+            call = functools.partial(select.select, fds, [], [], _WAIT_S)
+        elif mux == "poll":
+            poller = select.poll()
+            for fd in fds:
+                poller.register(fd, select.POLLIN)
+            call = functools.partial(poller.poll, _WAIT_S * 1000)
+        else:
+            ep = stack.enter_context(select.epoll())
+            for fd in fds:
+                ep.register(fd, select.EPOLLIN)
+            call = functools.partial(ep.poll, _WAIT_S, 64)
+        buf, answer, cpus = bytearray(4096), bytes(100), []
+        for _ in range(rounds):
+            cpu = time.thread_time_ns()
+            if not call():
+                raise RuntimeError(f"sleeping {mux}: nothing within {_WAIT_S} s")
+            cpus.append(time.thread_time_ns() - cpu)
+            got = 0
+            while got < 100:  # the request may still be arriving
+                with contextlib.suppress(BlockingIOError):
+                    got += server.recv_into(buf, 100 - got)
+            server.send(answer)
+        return statistics.median(cpus[rounds // 10:]) / 1e9
+
+
 def _at(best: dict[tuple[str, int], float], key: str, x: int) -> float:
     """A measured point, or the nearest one measured for that key (0.0 if none)."""
     if (key, x) in best:
@@ -593,6 +675,9 @@ def measure_costs(progress: Callable[[str], None] | None = None, *,
         skip(f"wakeup: the parent slept in only {slept:.0%} of rounds, so it is underestimated")
     say("served requests: a child sends, this thread sleeps in epoll_wait and answers")
     served = _measure_served_requests(_GAPS_QUICK if quick else _GAPS_FULL)
+    say("sleeping calls: select, poll and epoll_wait woken every millisecond")
+    result_slept = _measure_sleeping_calls(_SLEPT_QUICK if quick else _SLEPT_FULL,
+                                           20 if quick else 60, skip)
     hot = (_at(best, "epoll_wait", 1) + _at(best, "recv_unix", 100) + _at(best, "recv_unix", 1)
            + _at(best, "send_unix", 100))
 
@@ -608,6 +693,7 @@ def measure_costs(progress: Callable[[str], None] | None = None, *,
     result["sleep_cpu"] = [[latency, wakeup]] + [[a, max(cpu - hot, 0.0)]
                                                  for a, cpu, _ in served]
     result["sleep_latency"] = [[latency, latency]] + [[a, lat] for a, _, lat in served]
+    result |= result_slept
     result |= {"wakeup": wakeup, "wakeup_latency": latency, "meta": {
         "kernel": platform.release(), "machine": platform.machine(),
         "python": platform.python_version(),

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.real_kernel
 
 CURVES = ("select_scan", "select_wait", "poll_scan", "poll_wait", "epoll_wait",
           "epoll_wait_idle", "recv_unix", "send_unix", "recv_tcp", "send_tcp", "sleep_cpu",
-          "sleep_latency")
+          "sleep_latency", "slept_select", "slept_poll", "slept_epoll")
 FLOATS = ("select_per_ready", "poll_per_ready", "epoll_ctl_add", "epoll_ctl_mod",
           "epoll_ctl_del", "accept_tcp", "close", "wakeup", "wakeup_latency")
 
@@ -197,3 +197,10 @@ def test_a_sleep_costs_more_the_longer_it_lasts(quick: tuple[dict[str, Any], int
     assert [x for x, _ in cpu] == sorted(x for x, _ in cpu)
     assert cpu[-1][1] >= cpu[0][1] > 0
     assert all(v > 0 for _, v in latency)
+
+
+def test_a_sleeping_poll_costs_more_the_more_it_watches(
+        quick: tuple[dict[str, Any], int, int]) -> None:
+    poll = quick[0]["slept_poll"]
+    assert poll[-1][0] > poll[0][0] and poll[-1][1] > 3 * poll[0][1]
+    assert quick[0]["slept_epoll"] and quick[0]["slept_select"]

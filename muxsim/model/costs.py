@@ -35,6 +35,7 @@ from __future__ import annotations
 import bisect
 import math
 import re
+import statistics
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -48,7 +49,7 @@ Transport = Literal["unix", "tcp"]
 
 CURVE_KEYS = ("select_scan", "select_wait", "poll_scan", "poll_wait", "epoll_wait",
               "epoll_wait_idle", "recv_unix", "send_unix", "recv_tcp", "send_tcp",
-              "sleep_cpu", "sleep_latency")
+              "sleep_cpu", "sleep_latency", "slept_select", "slept_poll", "slept_epoll")
 SCALAR_KEYS = ("select_per_ready", "poll_per_ready", "epoll_ctl_add", "epoll_ctl_mod",
                "epoll_ctl_del", "accept_tcp", "close", "wakeup", "wakeup_latency")
 
@@ -85,6 +86,12 @@ class CostModel:
     #: (switches, and caches gone cold), and the delay from wakeup to running.
     sleep_cpu: Curve
     sleep_latency: Curve
+    #: Against descriptors watched: the CPU of one call that slept about a
+    #: millisecond and was woken (the sleeping pass, the switches, the pass
+    #: after, over descriptors gone cold).
+    slept_select: Curve
+    slept_poll: Curve
+    slept_epoll: Curve
     select_per_ready: float
     poll_per_ready: float
     epoll_ctl_add: float
@@ -119,8 +126,13 @@ class CostModel:
             # the n descriptors it hooked (do_select / do_poll with a table).
             cost += max(self.at(wait, n) - one, 0.0) * min(registered, n) / n
         if asleep is not None:
-            # The pass after the wakeup, and what the sleep itself cost.
-            cost += one + self.wakeup_cpu(asleep)
+            # What a sleeping epoll_wait costs, plus what a sleeping select or
+            # poll over this many cold descriptors costs beyond it (measured
+            # whole: the registering pass, the pass after the wakeup).
+            slept = "slept_select" if scan == "select_scan" else "slept_poll"
+            base = statistics.median(y for _, y in self.slept_epoll)
+            return (self.epoll_wait_call(1, asleep) + max(self.at(slept, n) - base, 0.0)
+                    + per_ready * max(ready - 1, 0))
         return cost
 
     def select_call(self, watched: int, ready: int, registered: int,
@@ -170,42 +182,44 @@ class CostModel:
 
 
 #: Measured with ``muxsim probe --costs`` on the project's build machine
-#: (Linux 6.18.44, x86_64, Python 3.11.7, two shared vCPUs, 2026-12-03); used
+#: (Linux 6.18.44, x86_64, Python 3.11.7, two shared vCPUs, 2026-12-03, one
+#: full run of 25 s); used
 #: when the running kernel has no platform profile with a ``[costs]`` table.
 BUILT_IN: dict[str, Any] = {
-    "select_scan": [[10, 1.22e-6], [30, 2.31e-6], [100, 6.12e-6], [300, 1.69e-5],
-                    [600, 3.36e-5], [900, 5.26e-5]],
-    "select_wait": [[10, 2.39e-6], [30, 5.27e-6], [100, 1.54e-5], [300, 4.42e-5],
-                    [600, 9.0e-5], [900, 1.41e-4]],
-    "poll_scan": [[10, 8.09e-7], [30, 1.67e-6], [100, 5.04e-6], [300, 1.39e-5],
-                  [1000, 4.8e-5], [2000, 1.19e-4], [4000, 2.49e-4], [6000, 3.87e-4],
-                  [9000, 1.17e-3]],
-    "poll_wait": [[10, 1.98e-6], [30, 4.64e-6], [100, 1.43e-5], [300, 4.13e-5],
-                  [1000, 1.46e-4], [2000, 3.11e-4], [4000, 6.28e-4], [6000, 9.57e-4],
-                  [9000, 2.75e-3]],
-    "epoll_wait": [[1, 5.96e-7], [10, 1.83e-6], [100, 1.47e-5], [1000, 1.61e-4]],
-    "epoll_wait_idle": [[100, 5.98e-7], [1000, 5.97e-7], [4000, 5.94e-7], [9000, 5.91e-7]],
-    "recv_unix": [[1, 1.08e-6], [100, 1.05e-6], [1024, 1.22e-6], [16384, 1.99e-6],
-                  [65536, 4.85e-6]],
-    "send_unix": [[1, 1.09e-6], [100, 1.09e-6], [1024, 1.21e-6], [16384, 1.94e-6],
-                  [65536, 4.9e-6]],
-    "recv_tcp": [[1, 1.01e-6], [100, 9.82e-7], [1024, 1.11e-6], [16384, 2.13e-6],
-                 [65536, 4.52e-6]],
-    "send_tcp": [[1, 2.44e-6], [100, 1.88e-6], [1024, 2.22e-6], [16384, 4.43e-6],
-                 [65536, 8.1e-6]],
-    "select_per_ready": 2.32e-9,
-    "poll_per_ready": 2.73e-8,
-    "epoll_ctl_add": 9.2e-7,
-    "epoll_ctl_mod": 3.68e-7,
-    "epoll_ctl_del": 7.0e-7,
-    "accept_tcp": 5.29e-6,
-    "close": 1.85e-6,
-    "wakeup": 3.5e-6,
-    "wakeup_latency": 5.32e-6,
-    "sleep_cpu": [[5.3e-6, 3.5e-6], [4.57e-4, 3.6e-5], [1.94e-3, 5.1e-5], [9.89e-3, 1.13e-4],
-                  [4.99e-2, 1.22e-4]],
-    "sleep_latency": [[5.3e-6, 5.3e-6], [4.57e-4, 2.67e-5], [1.94e-3, 4.02e-5],
-                      [9.89e-3, 1.01e-4], [4.99e-2, 1.10e-4]],
+    "select_scan": [[10, 1.23e-6], [30, 2.3e-6], [100, 6.2e-6], [300, 1.69e-5], [600, 3.37e-5],
+                    [900, 5.17e-5]],
+    "select_wait": [[10, 2.4e-6], [30, 5.26e-6], [100, 1.55e-5], [300, 4.42e-5], [600, 8.94e-5],
+                    [900, 0.000141]],
+    "poll_scan": [[10, 8.01e-7], [30, 1.65e-6], [100, 5.07e-6], [300, 1.39e-5], [1000, 4.83e-5],
+                  [2000, 0.000118], [4000, 0.000248], [6000, 0.000383], [9000, 0.000593]],
+    "poll_wait": [[10, 1.98e-6], [30, 4.66e-6], [100, 1.42e-5], [300, 4.12e-5], [1000, 0.000147],
+                  [2000, 0.000307], [4000, 0.000625], [6000, 0.000954], [9000, 0.00144]],
+    "epoll_wait": [[1, 5.98e-7], [10, 1.82e-6], [100, 1.48e-5], [1000, 0.00016]],
+    "epoll_wait_idle": [[100, 5.94e-7], [1000, 6.09e-7], [4000, 6e-7], [9000, 6.01e-7]],
+    "recv_unix": [[1, 1.05e-6], [100, 1.04e-6], [1024, 1.23e-6], [16384, 2.03e-6],
+                  [65536, 4.77e-6]],
+    "send_unix": [[1, 1.07e-6], [100, 1.1e-6], [1024, 1.21e-6], [16384, 1.95e-6],
+                  [65536, 4.86e-6]],
+    "recv_tcp": [[1, 1.01e-6], [100, 9.87e-7], [1024, 1.1e-6], [16384, 2.13e-6], [65536, 3.04e-6]],
+    "send_tcp": [[1, 2.25e-6], [100, 2.11e-6], [1024, 2.31e-6], [16384, 4.37e-6],
+                 [65536, 8.02e-6]],
+    "sleep_cpu": [[4.68e-6, 3e-6], [0.000474, 1.79e-5], [0.00197, 2.5e-5], [0.00991, 0.0001],
+                  [0.0499, 0.000105]],
+    "sleep_latency": [[4.68e-6, 4.68e-6], [0.000474, 1.62e-5], [0.00197, 2.01e-5],
+                      [0.00991, 8.81e-5], [0.0499, 9.35e-5]],
+    "slept_select": [[10, 1.26e-5], [100, 3.4e-5], [300, 9.61e-5], [900, 0.000218]],
+    "slept_poll": [[10, 8.46e-6], [100, 2.73e-5], [1000, 0.000224], [4000, 0.000908],
+                   [9000, 0.00165]],
+    "slept_epoll": [[10, 8.2e-6], [1000, 6.29e-6], [9000, 6.99e-6]],
+    "select_per_ready": 1.85e-9,
+    "poll_per_ready": 2.72e-8,
+    "epoll_ctl_add": 8.67e-7,
+    "epoll_ctl_mod": 3.64e-7,
+    "epoll_ctl_del": 7.03e-7,
+    "accept_tcp": 5.25e-6,
+    "close": 1.86e-6,
+    "wakeup": 3e-6,
+    "wakeup_latency": 4.68e-6,
 }
 
 

@@ -79,7 +79,7 @@ def explore_command(file: str, assignments: tuple[str, ...], sweep: str | None, 
     from muxsim.cli import EXIT_OK, EXIT_USAGE, _fail, _guarded
 
     def body() -> int:
-        workload = load_workload(file, assignments)
+        workload = load_workload(file, assignments, sweeping=sweep)
         key, values = parse_sweep(sweep, workload) if sweep else (None, [])
         costs = load_costs(Path(platform_file)) if platform_file else load_costs()
         target = out_dir or os.path.join("reports", "explore", _safe(workload.name))
