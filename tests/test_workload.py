@@ -234,3 +234,16 @@ def test_every_workload_key_is_documented() -> None:
     text = (Path(__file__).resolve().parent.parent / "docs" / "explore.md").read_text()
     missing = [k for k in KEYS if f"`{k.split('.')[-1]}`" not in text]
     assert not missing, f"docs/explore.md does not describe {missing}"
+
+
+def test_explain_shows_the_herd_wake_chain(tmp_path: Path) -> None:
+    """--explain prints the model's own account: one listener wakeup, every epoll's
+    callback, every thread woken (ep_poll_callback in each epoll on L.wq)."""
+    result = CliRunner().invoke(main, ["explore", str(SCENARIOS / "herd.toml"), "--set",
+                                       "duration=0.01", "--explain", "30", "--out",
+                                       str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "explanation.txt").read_text()
+    assert text.count("ep_poll_callback L") >= 2
+    assert text.count(" woken") >= 2
+    assert "explanation" in result.output

@@ -15,8 +15,9 @@ from typing import Any
 
 import click
 
+from muxsim.files import write_atomic
 from muxsim.model.costs import CostModel, load_costs
-from muxsim.workload.engine import DEFAULT_EVENT_BUDGET, METRICS
+from muxsim.workload.engine import DEFAULT_EVENT_BUDGET, METRICS, WorkloadRun
 from muxsim.workload.explore import (
     Row,
     check_out_dir,
@@ -52,11 +53,15 @@ _METRIC_HELP = "\n".join(f"  {m.label:<12} {m.help}" for m in METRICS)
                    "it against the model's prediction")
 @click.option("--budget", type=click.IntRange(min=1000), default=DEFAULT_EVENT_BUDGET,
               show_default=True, help="most SimPy events one point may process")
+@click.option("--explain", type=click.IntRange(min=0, max=100000), default=0, metavar="N",
+              show_default=True,
+              help="also print the model's explanation of the first point's first N lines "
+                   "of events (wakeups, callbacks, harvests), written to explanation.txt")
 @click.option("--json", "as_json", is_flag=True, help="print results.json to stdout instead "
                                                        "of the table")
 def explore_command(file: str, assignments: tuple[str, ...], sweep: str | None, jobs: int,
                     out_dir: str | None, platform_file: str | None, validate: bool,
-                    budget: int, as_json: bool) -> None:
+                    budget: int, explain: int, as_json: bool) -> None:
     """Run a workload (models/scenarios/*.toml) on the model and measure the server.
 
     Reports server CPU per virtual second, system calls and wakeups per useful
@@ -75,6 +80,7 @@ def explore_command(file: str, assignments: tuple[str, ...], sweep: str | None, 
       muxsim explore models/scenarios/c10k.toml --set loop=poll --sweep connections=100,1000
       muxsim explore models/scenarios/herd.toml --sweep threads=1,2,4,8 --json
       muxsim explore models/scenarios/c10k.toml --sweep connections=100..4000:3 --validate
+      muxsim explore models/scenarios/herd.toml --explain 40
     """
     from muxsim.cli import EXIT_OK, EXIT_USAGE, _fail, _guarded
 
@@ -105,6 +111,15 @@ def explore_command(file: str, assignments: tuple[str, ...], sweep: str | None, 
             click.echo("", err=True)
         validation = validate_rows(rows, costs) if validate else None
         written = write_outputs(target, workload, key, rows, costs, validation)
+        lines: list[str] = []
+        if explain:
+            run = WorkloadRun(points[0].workload, costs, budget=budget, explain=explain)
+            run.setup()
+            run.run()
+            lines = run.explanation
+            path = os.path.join(target, "explanation.txt")
+            write_atomic(path, "".join(line + "\n" for line in lines))
+            written.append(path)
         if as_json:
             doc = results_document(workload, key, rows, costs, validation)
             click.echo(json.dumps(doc, indent=2, sort_keys=True))
@@ -115,6 +130,9 @@ def explore_command(file: str, assignments: tuple[str, ...], sweep: str | None, 
         click.echo(format_table(rows, key), nl=False)
         if validation:
             click.echo(format_validation(validation), nl=False)
+        if lines:
+            click.echo(f"\nthe model's explanation, point 0, first {len(lines)} lines:")
+            click.echo("\n".join(lines))
         click.echo(f"wrote {len(written)} files to {target}/")
         return EXIT_OK
 

@@ -186,10 +186,11 @@ class WorkloadRun:
 
     def __init__(self, workload: Workload, costs: CostModel | None = None,
                  profile: Profile | None = None, *, budget: int = DEFAULT_EVENT_BUDGET,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Callable[[str], None] | None = None, explain: int = 0) -> None:
         self.w = workload
         self.costs = costs or load_costs()
         self.progress = progress
+        self.explain = explain
         server, clients = workload.server, workload.clients
         listener = 1 if clients.connect_rate > 0 else 0
         size = 2 * clients.connections + server.threads + listener + 64
@@ -197,6 +198,9 @@ class WorkloadRun:
         self.kernel = Kernel(replace(base, fd_table_size=size))
         self.kernel.tracing = False
         self.env = CountingEnvironment(budget)
+        #: With ``explain``, the model's explanation of the run's first events,
+        #: each line stamped with its virtual time.
+        self.explanation: list[str] = []
         self.transport = clients.transport
         self.threads: list[_Thread] = []
         self.conns: list[_Conn] = []
@@ -224,7 +228,7 @@ class WorkloadRun:
         server, clients = w.server, w.clients
         epoll_loop = server.loop.startswith("epoll")
         for i in range(server.threads):
-            task = Task(self.env, f"server{i}")
+            task = Task(self.env, f"server{i}", self.kernel.trace)
             task.wake_delay = self.costs.wakeup_delay
             self.threads.append(_Thread(i, task))
         shared = epoll_loop and server.sharing == "shared-epoll"
@@ -273,6 +277,9 @@ class WorkloadRun:
             self.env.process(self._client_io())
         if clients.connect_rate > 0:
             self.env.process(self._connector())
+        if self.explain > 0:
+            self.kernel.explanation = _Stamped(self, self.explain)
+            self.kernel.tracing = True
         self.setup_wall = time.perf_counter() - began
 
     # -- the server ----------------------------------------------------------------
@@ -294,6 +301,9 @@ class WorkloadRun:
                                          task.last_asleep if task.sleeps != sleeps else None)
             th.readiness += 1
             th.readiness_cpu += cost
+            if k.tracing:
+                k.trace(f"server{th.index}: epoll_wait returns {len(events)} event(s), "
+                        f"charged {cost * 1e6:.2f} us")
             th.in_hand = {int(d) for d, _ in events if d != "L"}
             yield self._charge(th, cost)
             for data, revents in events:
@@ -435,6 +445,8 @@ class WorkloadRun:
                 conn = self.active[j % count]
                 j += 1
             self.requests += 1
+            if self.kernel.tracing:
+                self.kernel.trace(f"client c{conn.index} sends {clients.request_size} bytes")
             conn.sent_at.append(self.env.now)
             conn.backlog += clients.request_size
             self._client_send(conn)
@@ -588,6 +600,22 @@ class WorkloadRun:
         if epi is None:
             return True
         return not epi.linked or not (epi.events & ~EP_PRIVATE_BITS)
+
+
+class _Stamped(list[str]):
+    """The kernel's explanation, stamped with virtual time; tracing stops at ``limit`` lines."""
+
+    def __init__(self, run: WorkloadRun, limit: int) -> None:
+        super().__init__()
+        self.run = run
+        self.limit = limit
+
+    def append(self, line: str) -> None:
+        stamped = f"{self.run.env.now * 1e6:12.3f} us  {line}"
+        super().append(stamped)
+        self.run.explanation.append(stamped)
+        if len(self) >= self.limit:
+            self.run.kernel.tracing = False
 
 
 def _unread(sock: Any) -> int:
