@@ -520,9 +520,10 @@ def _measure_served_requests(gaps: tuple[tuple[float, int], ...]
 
 
 #: Descriptors watched by the sleeping-call curves, and rounds at each size.
-_SLEPT_FULL: dict[str, tuple[int, ...]] = {"select": (10, 100, 300, 900), "poll": (10, 100, 1000, 4000, 9000),
-               "epoll": (10, 1000, 9000)}
-_SLEPT_QUICK: dict[str, tuple[int, ...]] = {"select": (10, 600), "poll": (10, 2000), "epoll": (10, 1000)}
+_SLEPT_FULL: dict[str, tuple[int, ...]] = {
+    "select": (10, 100, 300, 900), "poll": (10, 100, 1000, 4000, 9000), "epoll": (10, 1000, 9000)}
+_SLEPT_QUICK: dict[str, tuple[int, ...]] = {
+    "select": (10, 600), "poll": (10, 2000), "epoll": (10, 1000)}
 
 
 def _measure_sleeping_calls(sizes: dict[str, tuple[int, ...]], rounds: int,
