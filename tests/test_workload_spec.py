@@ -138,7 +138,7 @@ description = "every key"
 duration = 2.5
 seed = 7
 [server]
-loop = "epoll-oneshot"
+loop = "epoll-et"
 threads = 4
 sharing = "epoll-per-thread"
 exclusive = true
@@ -158,7 +158,7 @@ connect_rate = 3
 """
     w = parse_workload(text, "all.toml")
     assert w == Workload("all", "every key", 2.5, 7,
-                         Server("epoll-oneshot", 4, "epoll-per-thread", True, 0.25, 8, False, 1024),
+                         Server("epoll-et", 4, "epoll-per-thread", True, 0.25, 8, False, 1024),
                          Clients(1000, 1.0, 5.0, "periodic", 10, 0, "tcp", 3.0), "all.toml")
     assert isinstance(w.clients.connections, int) and isinstance(w.clients.rate, float)
 
@@ -517,7 +517,8 @@ def workloads(draw: st.DrawFn) -> Workload:
             exclude_categories=("Cc", "Cs")))),
         duration=draw(st.floats(0, 3600, exclude_min=True)), seed=draw(st.integers(0, 2**63 - 1)),
         server=Server(loop, draw(st.integers(1, 256)), sharing,
-                      draw(st.booleans()) if sharing == "epoll-per-thread" and listener else False,
+                      draw(st.booleans()) if sharing == "epoll-per-thread" and listener
+                      and loop != "epoll-oneshot" else False,
                       draw(st.just(-1.0) | st.floats(0, 3600)), draw(st.integers(1, 1_000_000)),
                       draw(st.booleans()), draw(st.integers(1, 16 << 20))),
         clients=Clients(connections, active, draw(st.floats(0, 1e6, exclude_min=True)),
@@ -548,3 +549,14 @@ def test_the_module_imports_only_the_stdlib_and_the_language() -> None:
     outside = {m for m in imported if m.split(".")[0] not in sys.stdlib_module_names
                and m != "__future__" and m != "muxsim.lang.errors"}
     assert not outside
+
+
+def test_exclusive_with_oneshot_is_refused_as_the_kernel_refuses_it() -> None:
+    """fs/eventpoll.c: EPOLLEXCLUSIVE_OK_BITS has no EPOLLONESHOT (EINVAL at ADD)."""
+    text = ('[workload]\nname = "x"\n[server]\nloop = "epoll-oneshot"\nthreads = 2\n'
+            'sharing = "epoll-per-thread"\nexclusive = true\n'
+            '[clients]\ntransport = "tcp"\nconnect_rate = 10.0\n')
+    with pytest.raises(ScenarioError) as caught:
+        parse_workload(text, "x.toml")
+    assert (caught.value.line, caught.value.col) == (7, 1)
+    assert "EPOLLONESHOT" in caught.value.hint

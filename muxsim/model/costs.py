@@ -17,10 +17,17 @@ The facts this is built on (measured by ``muxsim probe --costs`` through
   back, and the caches the sleep let go cold, so the longer the sleep the
   more the request that ends it costs (``sleep_cpu``, measured by serving
   requests a child process sends every 0.5 to 50 ms: on the build machine,
-  36 us after half a millisecond asleep, 120 us after 10 ms, against 4 us
-  for the calls themselves hot). The woken thread starts running some time
-  after the wakeup (``sleep_latency``, wall time, not CPU). Without these,
-  the model put a C10K server's CPU at a quarter of what the kernel showed.
+  18 to 36 us after half a millisecond asleep and about 100 us after 10 ms,
+  from run to run, against 4 us for the calls themselves hot; beyond the
+  longest sleep measured, the price stays flat). A sleeping ``select`` or
+  ``poll`` also pays for the descriptors it watched, gone cold
+  (``slept_select``, ``slept_poll``). The woken thread starts running some
+  time after the wakeup (``sleep_latency``, wall time, not CPU). Without
+  these, the model put a C10K server's CPU at a quarter of the kernel's.
+
+The scalars ``wakeup`` and ``wakeup_latency`` (a ping-pong on one CPU) are
+the short end of the sleep curves, and ``epoll_wait_idle`` shows that idle
+interests cost nothing; the model reads neither directly.
 
 The curves are interpolated piecewise linearly between measured points and
 extrapolated along the last segment. Costs are Python's: the server the
@@ -54,11 +61,15 @@ SCALAR_KEYS = ("select_per_ready", "poll_per_ready", "epoll_ctl_add", "epoll_ctl
                "epoll_ctl_del", "accept_tcp", "close", "wakeup", "wakeup_latency")
 
 
-def interpolate(curve: Curve, x: float) -> float:
-    """Piecewise linear through the points; beyond them, along the nearest segment."""
+def interpolate(curve: Curve, x: float, *, flat_beyond: bool = False) -> float:
+    """Piecewise linear through the points; beyond them, along the nearest segment.
+
+    ``flat_beyond``: beyond the last point, its value (for quantities that
+    saturate, such as what a sleep costs once the caches are cold).
+    """
     xs = [p[0] for p in curve]
-    if len(curve) == 1:
-        return curve[0][1]
+    if len(curve) == 1 or (flat_beyond and x >= curve[-1][0]):
+        return curve[-1][1]
     i = bisect.bisect_left(xs, x)
     i = min(max(i, 1), len(curve) - 1)
     (x0, y0), (x1, y1) = curve[i - 1], curve[i]
@@ -157,11 +168,11 @@ class CostModel:
 
     def wakeup_cpu(self, asleep: float) -> float:
         """CPU a sleep of ``asleep`` seconds adds to the request that ends it."""
-        return interpolate(self.sleep_cpu, asleep)
+        return interpolate(self.sleep_cpu, asleep, flat_beyond=True)
 
     def wakeup_delay(self, asleep: float) -> float:
         """Seconds from the wakeup of a task asleep ``asleep`` seconds to its running."""
-        return interpolate(self.sleep_latency, asleep)
+        return interpolate(self.sleep_latency, asleep, flat_beyond=True)
 
     # -- data and descriptors ----------------------------------------------------
 

@@ -111,8 +111,15 @@ class Task:
                 return True
             timer = self.env.timeout(max(0.0, deadline - self.env.now))
             yield self.event | timer
-            if not self.event.triggered and self.state == Task.SLEEPING:
-                self.last_asleep = self.env.now - self.slept_at  # the timeout ended it
+            if not self.event.triggered:
+                if self.state != Task.SLEEPING:
+                    # Woken before the deadline, still waiting to run (wake_delay):
+                    # it runs when the scheduler gets to it, as woken.
+                    yield self.event
+                    return True
+                # The hrtimer ended the sleep: it wakes the task too.
+                self.last_asleep = self.env.now - self.slept_at
+                self.wakeups += 1
             return bool(self.event.triggered)
         finally:
             self.state = Task.RUNNING

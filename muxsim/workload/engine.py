@@ -99,14 +99,16 @@ class Measures:
     answered: int
     unanswered: int
     accepts: int
+    connects: int
+    unaccepted: int
     operations: int
     cpu: float
     cpu_max_thread: float
     syscalls: int
     readiness_calls: int
     wakeups: int
-    calls_per_op: float
-    wakeups_per_op: float
+    calls_per_op: float | None
+    wakeups_per_op: float | None
     readiness_cost_us: float
     latency_p50_us: float | None
     latency_p90_us: float | None
@@ -164,8 +166,8 @@ class _Conn:
 
 
 class _Thread:
-    __slots__ = ("conns", "cpu", "epfd", "fds_dirty", "in_hand", "index", "pollfds",
-                 "readiness", "readiness_cpu", "syscalls", "task")
+    __slots__ = ("busy_until", "conns", "cpu", "epfd", "fds_dirty", "in_hand", "index",
+                 "pollfds", "readiness", "readiness_cpu", "syscalls", "task")
 
     def __init__(self, index: int, task: Task) -> None:
         self.index = index
@@ -173,6 +175,7 @@ class _Thread:
         self.conns: list[_Conn] = []
         self.epfd = -1
         self.cpu = 0.0
+        self.busy_until = 0.0
         self.syscalls = 0
         self.readiness = 0
         self.readiness_cpu = 0.0
@@ -243,7 +246,8 @@ class WorkloadRun:
             flags |= EPOLLONESHOT
         if clients.connect_rate > 0:
             self.lfd, self.port = k.listen("L")
-            lflags = EPOLLIN | (EPOLLEXCLUSIVE if server.exclusive else 0)
+            # The listener's interest has the loop's mode, as the connections' do.
+            lflags = flags | (EPOLLEXCLUSIVE if server.exclusive else 0)
             if epoll_loop:
                 for epfd in sorted({th.epfd for th in self.threads}):
                     k.epoll_ctl(epfd, "add", self.lfd, lflags, "L")
@@ -286,6 +290,7 @@ class WorkloadRun:
 
     def _charge(self, th: _Thread, cost: float) -> simpy.Event:
         th.cpu += cost
+        th.busy_until = self.env.now + cost  # the part beyond the run's end is not spent
         th.syscalls += 1
         return self.env.timeout(cost)
 
@@ -309,6 +314,9 @@ class WorkloadRun:
             for data, revents in events:
                 if data == "L":
                     yield from self._accept(th)
+                    if w.server.loop == "epoll-oneshot":  # re-arm the listener
+                        k.epoll_ctl(th.epfd, "mod", self.lfd, EPOLLIN | EPOLLONESHOT, "L")
+                        yield self._charge(th, costs.epoll_ctl_mod)
                     continue
                 conn = self.conns[int(data)]
                 yield from self._serve(th, conn, revents)
@@ -519,6 +527,8 @@ class WorkloadRun:
         k = self.kernel
         while True:
             yield self.env.timeout(rng.expovariate(self.w.clients.connect_rate))
+            # The model's listener has no backlog limit (XX: somaxconn and SYN
+            # drops): a connection not accepted yet waits in its accept queue.
             fd, _refused = k.connect("k", self.port)
             self.connects += 1
             k.close(fd)
@@ -564,20 +574,23 @@ class WorkloadRun:
             unread += left
             if left and edge and conn.index not in in_hand and self._forgotten(conn):
                 stranded += left
+        cpu = [t.cpu - max(0.0, t.busy_until - elapsed) for t in threads]
         return Measures(
             duration=elapsed,
             requests=self.requests,
             answered=self.answered,
             unanswered=self.requests - self.answered,
             accepts=self.accepts,
+            connects=self.connects,
+            unaccepted=self.connects - self.accepts,
             operations=ops,
-            cpu=sum(t.cpu for t in threads) / elapsed,
-            cpu_max_thread=max((t.cpu for t in threads), default=0.0) / elapsed,
+            cpu=sum(cpu) / elapsed,
+            cpu_max_thread=max(cpu, default=0.0) / elapsed,
             syscalls=syscalls,
             readiness_calls=readiness,
             wakeups=wakeups,
-            calls_per_op=syscalls / max(ops, 1),
-            wakeups_per_op=wakeups / max(ops, 1),
+            calls_per_op=syscalls / ops if ops else None,
+            wakeups_per_op=wakeups / ops if ops else None,
             readiness_cost_us=1e6 * sum(t.readiness_cpu for t in threads) / max(readiness, 1),
             latency_p50_us=_pct(lat, 0.50),
             latency_p90_us=_pct(lat, 0.90),

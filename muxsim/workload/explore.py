@@ -119,7 +119,9 @@ def format_table(rows: list[Row], key: str | None) -> str:
         d = row.measures.as_dict()
         cells = [format_value(row.point.value)] if key else []
         cells += [_fmt(d[m.key]) for m in METRICS]
-        cells.append(_fmt(d["requests"]) if not d["accepts"] else f"{d['accepts']:,} acc")
+        cells.append(_fmt(d["requests"]) if not d["connects"] else
+                     f"{d['accepts']:,} acc" + (f" ({d['unaccepted']:,} queued)"
+                                                if d["unaccepted"] else ""))
         body.append(cells)
     widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
     lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in [head, *body]]

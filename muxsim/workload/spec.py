@@ -245,6 +245,11 @@ def _broken_rule(w: Workload) -> Broken | None:
                 "exclusive = true needs a listener, but connect_rate = 0",
                 "EPOLLEXCLUSIVE applies to the listener here; set connect_rate (e.g. 2000) "
                 'and transport = "tcp"')
+    if s.exclusive and s.loop == "epoll-oneshot":
+        return (("server.exclusive", "server.loop"),
+                'exclusive = true cannot go with loop = "epoll-oneshot"',
+                "epoll_ctl refuses EPOLLEXCLUSIVE with EPOLLONESHOT (EINVAL: "
+                "fs/eventpoll.c, EPOLLEXCLUSIVE_OK_BITS); use epoll-lt or epoll-et")
     if c.connect_rate > 0 and c.transport != "tcp":
         return (("clients.connect_rate", "clients.transport"),
                 f'connect_rate > 0 needs transport = "tcp", not "{c.transport}"',
