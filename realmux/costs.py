@@ -594,10 +594,18 @@ def _one_sleeping_call(mux: str, n: int, rounds: int) -> float:
             if not call():
                 raise RuntimeError(f"sleeping {mux}: nothing within {_WAIT_S} s")
             cpus.append(time.thread_time_ns() - cpu)
-            got = 0
-            while got < 100:  # the request may still be arriving
-                with contextlib.suppress(BlockingIOError):
-                    got += server.recv_into(buf, 100 - got)
+            got, give_up = 0, time.monotonic() + _WAIT_S
+            while got < 100:  # the request may still be arriving: bounded
+                try:
+                    n = server.recv_into(buf, 100 - got)
+                except BlockingIOError:
+                    if time.monotonic() > give_up:
+                        raise RuntimeError(f"sleeping {mux}: a request did not arrive whole "
+                                           f"within {_WAIT_S} s") from None
+                    continue
+                if n == 0:
+                    raise RuntimeError(f"sleeping {mux}: the child process went away")
+                got += n
             server.send(answer)
         return statistics.median(cpus[rounds // 10:]) / 1e9
 

@@ -495,10 +495,12 @@ def run_real(load: RealLoad, *, progress: Callable[[str], None] | None = None) -
         if status != 0:
             raise RuntimeError(f"the client process ended with wait status {status}")
     finally:
-        if pid > 0:
-            _reap(pid, 0.0)
-        for obj in opened:
-            obj.close()  # idempotent
+        try:
+            if pid > 0:
+                _reap(pid, 0.0)
+        finally:  # the descriptors go even if reaping failed
+            for obj in opened:
+                obj.close()  # idempotent
     latencies: list[int] = got["latencies_ns"]
     if not load.response_size:
         latencies = [done - sent for j, times in enumerate(got["sent_ns"]) for sent, done

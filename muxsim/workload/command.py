@@ -109,8 +109,12 @@ def explore_command(file: str, assignments: tuple[str, ...], sweep: str | None, 
                        stages=stages if tty and len(points) == 1 else None)
         if tty and len(points) == 1:
             click.echo("", err=True)
-        validation = validate_rows(rows, costs) if validate else None
-        written = write_outputs(target, workload, key, rows, costs, validation)
+        # The model's results are written first: a failing validation loses nothing.
+        written = write_outputs(target, workload, key, rows, costs)
+        validation = None
+        if validate:
+            validation = validate_rows(rows, costs)
+            written = write_outputs(target, workload, key, rows, costs, validation)
         lines: list[str] = []
         if explain:
             run = WorkloadRun(points[0].workload, costs, budget=budget, explain=explain)
@@ -125,6 +129,8 @@ def explore_command(file: str, assignments: tuple[str, ...], sweep: str | None, 
             click.echo(json.dumps(doc, indent=2, sort_keys=True))
             return EXIT_OK
         click.echo(f"{workload.name}: {workload.description}".rstrip(": "))
+        if assignments:
+            click.echo("with " + ", ".join(assignments))
         click.echo(f"costs: {costs.source}; {len(rows)} point(s), virtual "
                    f"{workload.duration:g} s each")
         click.echo(format_table(rows, key), nl=False)
@@ -203,7 +209,12 @@ def validate_rows(rows: list[Row], costs: CostModel) -> list[dict[str, Any]]:
             out.append(entry)
             continue
         entry["run"] = _whole_run(w, row)
-        measured = measure_readiness_call(mux, watched, ready)  # type: ignore[arg-type]
+        try:
+            measured = measure_readiness_call(mux, watched, ready)  # type: ignore[arg-type]
+        except (OSError, RuntimeError, ValueError) as exc:
+            entry["skipped"] = f"the measurement failed: {exc}"
+            out.append(entry)
+            continue
         if mux == "epoll":
             predicted = costs.epoll_wait_call(ready, asleep=None)
         elif mux == "poll":
@@ -236,7 +247,10 @@ def _whole_run(w: Workload, row: Row) -> dict[str, Any]:
     why = unsupported(load)
     if why is not None:
         return {"skipped": why}
-    real = run_real(load)
+    try:
+        real = run_real(load)
+    except (OSError, RuntimeError, ValueError) as exc:
+        return {"skipped": f"the real run failed: {exc}"}
     model = row.measures.as_dict()
     return {"real": {k: real.get(k) for k in RUN_COLUMNS},
             "model": {k: model.get(k) for k in RUN_COLUMNS}}

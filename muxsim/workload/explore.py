@@ -16,6 +16,8 @@ import io
 import json
 import os
 import platform
+import signal
+import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -75,7 +77,8 @@ def explore(points: list[Point], costs: CostModel, *, jobs: int = 1,
                 progress(len(rows), total, row)
         return [rows[p.index] for p in points]
     own = executor is None
-    pool = executor or ProcessPoolExecutor(max_workers=min(jobs, total))
+    pool = executor or ProcessPoolExecutor(max_workers=min(jobs, total),
+                                           initializer=_ignore_interrupts)
     try:
         futures: dict[Future[Measures], Point] = {
             pool.submit(_run_point, p.workload, costs, budget): p for p in points}
@@ -91,6 +94,11 @@ def explore(points: list[Point], costs: CostModel, *, jobs: int = 1,
         if own:
             pool.shutdown(cancel_futures=True)
     return [rows[p.index] for p in points]
+
+
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C to the parent, which cancels the pool and reports once."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 # -- output -------------------------------------------------------------------------
@@ -188,15 +196,18 @@ def write_outputs(out_dir: str, workload: Workload, key: str | None, rows: list[
 
 
 def check_out_dir(out_dir: str) -> str | None:
-    """Why ``out_dir`` cannot take the results, or None (checked before a long run)."""
-    probe = out_dir
-    while not os.path.exists(probe):
-        parent = os.path.dirname(os.path.abspath(probe))
-        if parent == os.path.abspath(probe):
-            break
-        probe = parent
+    """Why ``out_dir`` cannot take the results, or None (checked before a long run).
+
+    The directory is made, and a file written to it and removed: a check
+    by permissions alone passes for root on read-only file systems.
+    """
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         return f"{out_dir} exists and is not a directory"
-    if not os.access(probe, os.W_OK | os.X_OK):
-        return f"{probe} is not writable"
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".tmp-check-", dir=out_dir)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        return f"cannot write there: {exc.strerror or exc}"
     return None

@@ -107,6 +107,9 @@ def line_plot(xs: list[Any], ys: list[float | None], *, title: str, xlabel: str,
                    f"<title>{escape(_label(xs[i]))}: {y:.6g}</title></circle>")
     if segment:
         segments.append(segment)
+    if not present:
+        out.append(f"<text x='{LEFT + plot_w / 2}' y='{TOP + plot_h / 2}' font-size='13' "
+                   "text-anchor='middle' fill='#888'>no data at any point</text>")
     for seg in segments:
         if len(seg) > 1:
             out.append("<polyline fill='none' stroke='#2471a3' stroke-width='2' "

@@ -68,13 +68,26 @@ def test_model_predicts_readiness_call_cost(benchmark: BenchmarkFixture) -> None
     rows: list[dict[str, Any]] = []
 
     def calibrate_and_validate() -> None:
+        # Check rounds before and after the calibration, the minimum of each
+        # point kept: on a shared machine interference only ever adds time,
+        # and drift then hits calibration and check alike.
+        best: dict[tuple[str, int], float] = {}
+
+        def check_round() -> None:
+            for mux, sizes in BETWEEN.items():
+                for n in sizes[:2] if quick else sizes:
+                    seconds = measure_readiness_call(mux, n, 1,  # type: ignore[arg-type]
+                                                     batches=3 if quick else 15)
+                    best[mux, n] = min(seconds, best.get((mux, n), seconds))
+
+        if not quick:
+            check_round()
         costs = costs_from_mapping(measure_costs(quick=quick), "measured in this run")
-        for mux, sizes in BETWEEN.items():
-            for n in sizes[:2] if quick else sizes:
-                measured = measure_readiness_call(mux, n, 1,  # type: ignore[arg-type]
-                                                  batches=3 if quick else 15)
-                rows.append({"mux": mux, "watched": n, "measured_us": measured * 1e6,
-                             "predicted_us": _predict(costs, mux, n) * 1e6})
+        for _ in range(1 if quick else 4):
+            check_round()
+        for (mux, n), seconds in best.items():
+            rows.append({"mux": mux, "watched": n, "measured_us": seconds * 1e6,
+                         "predicted_us": _predict(costs, mux, n) * 1e6})
 
     benchmark.pedantic(calibrate_and_validate, rounds=1, iterations=1)  # type: ignore[no-untyped-call]
     for row in rows:
@@ -83,6 +96,8 @@ def test_model_predicts_readiness_call_cost(benchmark: BenchmarkFixture) -> None
               f"predicted {row['predicted_us']:8.2f} us, ratio {row['ratio']:.2f}")
     benchmark.extra_info["prediction"] = rows
     assert rows and all(r["measured_us"] > 0 for r in rows)
+    # Even quick and noisy, the model must not be off by a factor of three.
+    assert all(1 / 3 < r["ratio"] < 3 for r in rows), rows
     if not quick:
         off = [r for r in rows if abs(r["ratio"] - 1) > PREDICTION_BAND]
         assert not off, f"outside +-{PREDICTION_BAND:.0%}: {off}"
