@@ -50,6 +50,21 @@ BETWEEN = {"poll": (20, 200, 700, 1500, 3000, 5000, 7500, 8500), "select": (20, 
            "epoll": (50, 500, 5000, 8500)}
 
 
+def _merge_minimum(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Two calibrations as one: each scalar's and each curve point's minimum."""
+    out: dict[str, Any] = {}
+    for key, value in a.items():
+        other = b.get(key)
+        if isinstance(value, float) and isinstance(other, float):
+            out[key] = min(value, other)
+        elif isinstance(value, list) and isinstance(other, list):
+            theirs = {x: y for x, y in other}
+            out[key] = [[x, min(y, theirs.get(x, y))] for x, y in value]
+        else:
+            out[key] = value
+    return out
+
+
 def _predict(costs: CostModel, mux: str, watched: int) -> float:
     if mux == "epoll":
         return costs.epoll_wait_call(1, asleep=None)
@@ -82,9 +97,14 @@ def test_model_predicts_readiness_call_cost(benchmark: BenchmarkFixture) -> None
 
         if not quick:
             check_round()
-        costs = costs_from_mapping(measure_costs(quick=quick), "measured in this run")
-        for _ in range(1 if quick else 4):
+        measured = measure_costs(quick=quick)
+        for _ in range(1 if quick else 2):
             check_round()
+        if not quick:  # calibrate twice too, keeping each point's minimum
+            measured = _merge_minimum(measured, measure_costs())
+            check_round()
+            check_round()
+        costs = costs_from_mapping(measured, "measured in this run")
         for (mux, n), seconds in best.items():
             rows.append({"mux": mux, "watched": n, "measured_us": seconds * 1e6,
                          "predicted_us": _predict(costs, mux, n) * 1e6})
