@@ -29,7 +29,8 @@ from muxsim.workload.explore import (
 )
 from muxsim.workload.spec import Workload, format_value, load_workload, parse_sweep
 
-_METRIC_HELP = "\n".join(f"  {m.label:<12} {m.help}" for m in METRICS)
+# Indented as the docstring it goes into (click cleans the indentation after).
+_METRIC_HELP = "\n    ".join(f"  {m.label:<12} {m.help}" for m in METRICS)
 
 
 @click.command("explore")
@@ -67,7 +68,9 @@ def explore_command(file: str, assignments: tuple[str, ...], sweep: str | None, 
     Reports server CPU per virtual second, system calls and wakeups per useful
     operation (a request answered, or a connection accepted), the mean cost
     of a readiness call, latency percentiles, requests left unanswered and,
-    for edge-triggered servers that do not drain, the stranded bytes.
+    for edge-triggered servers that do not drain, the stranded bytes. The
+    workload file's keys are in docs/explore.md; prices come from
+    `muxsim probe --costs`.
 
     \b
     Measures:
