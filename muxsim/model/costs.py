@@ -61,13 +61,16 @@ SCALAR_KEYS = ("select_per_ready", "poll_per_ready", "epoll_ctl_add", "epoll_ctl
                "epoll_ctl_del", "accept_tcp", "close", "wakeup", "wakeup_latency")
 
 
-def interpolate(curve: Curve, x: float, *, flat_beyond: bool = False) -> float:
+def interpolate(curve: Curve, x: float, *, flat_beyond: bool = False,
+                xs: list[float] | None = None) -> float:
     """Piecewise linear through the points; beyond them, along the nearest segment.
 
     ``flat_beyond``: beyond the last point, its value (for quantities that
-    saturate, such as what a sleep costs once the caches are cold).
+    saturate, such as what a sleep costs once the caches are cold). ``xs``:
+    the curve's x values, if the caller keeps them.
     """
-    xs = [p[0] for p in curve]
+    if xs is None:
+        xs = [p[0] for p in curve]
     if len(curve) == 1 or (flat_beyond and x >= curve[-1][0]):
         return curve[-1][1]
     i = bisect.bisect_left(xs, x)
@@ -116,6 +119,15 @@ class CostModel:
     #: Interpolations already made: a run asks for the same few points again and again.
     _memo: dict[tuple[str, float], float] = field(default_factory=dict, init=False,
                                                   repr=False, compare=False)
+    _xs: dict[str, list[float]] = field(default_factory=dict, init=False, repr=False,
+                                        compare=False)
+
+    def _saturating(self, curve: str, x: float) -> float:
+        """A curve that stays flat beyond its last point, at a continuous ``x``."""
+        xs = self._xs.get(curve)
+        if xs is None:
+            xs = self._xs[curve] = [p[0] for p in getattr(self, curve)]
+        return interpolate(getattr(self, curve), x, flat_beyond=True, xs=xs)
 
     def at(self, curve: str, x: float) -> float:
         """The named curve at ``x`` (memoised)."""
@@ -141,7 +153,10 @@ class CostModel:
             # poll over this many cold descriptors costs beyond it (measured
             # whole: the registering pass, the pass after the wakeup).
             slept = "slept_select" if scan == "select_scan" else "slept_poll"
-            base = statistics.median(y for _, y in self.slept_epoll)
+            base = self._memo.get(("slept_epoll median", 0.0))
+            if base is None:
+                base = statistics.median(y for _, y in self.slept_epoll)
+                self._memo["slept_epoll median", 0.0] = base
             return (self.epoll_wait_call(1, asleep) + max(self.at(slept, n) - base, 0.0)
                     + per_ready * max(ready - 1, 0))
         return cost
@@ -168,11 +183,11 @@ class CostModel:
 
     def wakeup_cpu(self, asleep: float) -> float:
         """CPU a sleep of ``asleep`` seconds adds to the request that ends it."""
-        return interpolate(self.sleep_cpu, asleep, flat_beyond=True)
+        return self._saturating("sleep_cpu", asleep)
 
     def wakeup_delay(self, asleep: float) -> float:
         """Seconds from the wakeup of a task asleep ``asleep`` seconds to its running."""
-        return interpolate(self.sleep_latency, asleep, flat_beyond=True)
+        return self._saturating("sleep_latency", asleep)
 
     # -- data and descriptors ----------------------------------------------------
 
