@@ -174,6 +174,11 @@ def test_explore_sweep_prints_a_table_and_writes_plots(tmp_path: Path) -> None:
     assert any(line.split()[:1] == ["10000"] for line in lines)
     svgs = sorted(p.name for p in out.glob("*.svg"))
     assert len(svgs) >= 6
+    from xml.etree import ElementTree
+
+    cpu = ElementTree.parse(out / "cpu.svg").getroot()
+    ns = "{http://www.w3.org/2000/svg}"
+    assert len(cpu.findall(f"{ns}circle")) == 5 and cpu.findall(f"{ns}polyline")
     doc = json.loads((out / "results.json").read_text())
     assert [p["value"] for p in doc["points"]] == [100, 2575, 5050, 7525, 10000]
     assert (out / "results.csv").read_text().count("\n") == 6
