@@ -327,3 +327,35 @@ def test_model_and_kernel_agree_on_a_whole_run(loop: str) -> None:
     assert per_op(model.calls_per_op) == pytest.approx(real["calls_per_op"], rel=0.25)
     assert per_op(model.wakeups_per_op) == pytest.approx(real["wakeups_per_op"], rel=0.25)
     assert 1 / 3 < model.cpu / real["cpu"] < 3
+
+
+def test_ctrl_c_stops_a_parallel_sweep_at_once(tmp_path: Path) -> None:
+    """SIGINT to the terminal's process group: exit 130, one line, no worker left."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "muxsim", "explore", str(SCENARIOS / "c10k.toml"), "--sweep",
+         "connections=1000,2000", "--set", "duration=60", "--jobs", "2", "--out",
+         str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        # Interrupt once both workers exist (each then runs 60 virtual seconds).
+        children = f"/proc/{proc.pid}/task/{proc.pid}/children"
+        deadline = time.monotonic() + 20
+        while len(Path(children).read_text().split()) < 2:
+            assert time.monotonic() < deadline, "the workers never started"
+            time.sleep(0.01)
+        os.killpg(proc.pid, signal.SIGINT)
+        began = time.monotonic()
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130
+    assert time.monotonic() - began < 5
+    assert b"interrupted" in err and b"Traceback" not in err

@@ -18,6 +18,7 @@ import os
 import platform
 import signal
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -80,8 +81,19 @@ def explore(points: list[Point], costs: CostModel, *, jobs: int = 1,
     pool = executor or ProcessPoolExecutor(max_workers=min(jobs, total),
                                            initializer=_ignore_interrupts)
     try:
-        futures: dict[Future[Measures], Point] = {
-            pool.submit(_run_point, p.workload, costs, budget): p for p in points}
+        # Workers are forked as points are submitted: Ctrl-C is blocked
+        # meanwhile, so a worker starts with it blocked (inherited) until its
+        # initializer ignores it, and the parent gets one pressed meanwhile as
+        # soon as it is unblocked.
+        blocked = own and threading.current_thread() is threading.main_thread()
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            futures: dict[Future[Measures], Point] = {
+                pool.submit(_run_point, p.workload, costs, budget): p for p in points}
+        finally:
+            if blocked:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         from concurrent.futures import as_completed
 
         for future in as_completed(futures):
@@ -90,15 +102,21 @@ def explore(points: list[Point], costs: CostModel, *, jobs: int = 1,
             rows[point.index] = row
             if progress is not None:
                 progress(len(rows), total, row)
-    finally:
-        if own:
-            pool.shutdown(cancel_futures=True)
+    except BaseException:
+        if own:  # Ctrl-C or a failed point: stop the workers now, not after their points
+            for process in getattr(pool, "_processes", {}).values():
+                process.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    if own:
+        pool.shutdown()
     return [rows[p.index] for p in points]
 
 
 def _ignore_interrupts() -> None:
-    """Workers leave Ctrl-C to the parent, which cancels the pool and reports once."""
+    """Workers leave Ctrl-C to the parent, which stops the pool and reports once."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 # -- output -------------------------------------------------------------------------
