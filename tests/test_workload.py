@@ -359,3 +359,37 @@ def test_ctrl_c_stops_a_parallel_sweep_at_once(tmp_path: Path) -> None:
     assert proc.returncode == 130
     assert time.monotonic() - began < 5
     assert b"interrupted" in err and b"Traceback" not in err
+
+
+def test_two_key_sweep_runs_every_valid_pair_and_plots_a_line_each(tmp_path: Path) -> None:
+    import jsonschema
+
+    result = CliRunner().invoke(main, ["explore", str(SCENARIOS / "c10k.toml"), "--sweep",
+                                       "connections=100,500,2000", "--sweep",
+                                       "loop=select,epoll-lt", "--set", "duration=0.05",
+                                       "--out", str(tmp_path), "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    assert "left out: at connections=2000, loop=select: select watches only" in result.output
+    doc = json.loads((tmp_path / "results.json").read_text())
+    jsonschema.validate(doc, json.loads((Path(__file__).resolve().parent.parent / "docs" /
+                                         "explore.schema.json").read_text()))
+    assert doc["series"] == "server.loop"
+    assert [(p["value"], p["series"]) for p in doc["points"]] == [
+        (100, "select"), (100, "epoll-lt"), (500, "select"), (500, "epoll-lt"),
+        (2000, "epoll-lt")]
+    svg = (tmp_path / "cpu.svg").read_text()
+    assert "loop=select" in svg and "loop=epoll-lt" in svg and svg.count("<polyline") == 2
+
+
+@pytest.mark.parametrize(("sweeps", "message"), [
+    (["loop=select", "connections=2000,3000"], "select watches only"),
+    (["loop=poll", "loop=select"], "swept twice"),
+    (["loop=poll", "threads=1,2", "drain=true"], "given 3 times"),
+])
+def test_bad_two_key_sweeps_are_usage_errors(tmp_path: Path, sweeps: list[str],
+                                             message: str) -> None:
+    args = [a for s in sweeps for a in ("--sweep", s)]
+    result = CliRunner().invoke(main, ["explore", str(SCENARIOS / "c10k.toml"), *args,
+                                       "--out", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "hint:" in result.output

@@ -24,6 +24,7 @@ from muxsim.workload.explore import (
     explore,
     format_table,
     results_document,
+    sweep_grid,
     sweep_points,
     write_outputs,
 )
@@ -38,9 +39,10 @@ _METRIC_HELP = "\n    ".join(f"  {m.label:<12} {m.help}" for m in METRICS)
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
               help="override a workload key, e.g. --set connections=5000 --set loop=poll "
                    "(repeatable; bare keys or section.key)")
-@click.option("--sweep", "sweep", metavar="KEY=A..B[:N]|V1,V2,...",
+@click.option("--sweep", "sweeps", multiple=True, metavar="KEY=A..B[:N]|V1,V2,...",
               help="run one point per value: connections=100..10000:5 (N evenly spaced "
-                   "points, default 5) or loop=poll,epoll-lt")
+                   "points, default 5) or loop=poll,epoll-lt; given twice, every pair, "
+                   "plotted as one line per value of the second")
 @click.option("--jobs", type=click.IntRange(min=1, max=256), default=os.cpu_count() or 1,
               show_default=True, help="points run in parallel (worker processes)")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), metavar="DIR",
@@ -60,7 +62,7 @@ _METRIC_HELP = "\n    ".join(f"  {m.label:<12} {m.help}" for m in METRICS)
                    "of events (wakeups, callbacks, harvests), written to explanation.txt")
 @click.option("--json", "as_json", is_flag=True, help="print results.json to stdout instead "
                                                        "of the table")
-def explore_command(file: str, assignments: tuple[str, ...], sweep: str | None, jobs: int,
+def explore_command(file: str, assignments: tuple[str, ...], sweeps: tuple[str, ...], jobs: int,
                     out_dir: str | None, platform_file: str | None, validate: bool,
                     budget: int, explain: int, as_json: bool) -> None:
     """Run a workload (models/scenarios/*.toml) on the model and measure the server.
@@ -81,6 +83,8 @@ def explore_command(file: str, assignments: tuple[str, ...], sweep: str | None, 
       muxsim explore models/scenarios/c10k.toml
       muxsim explore models/scenarios/c10k.toml --sweep connections=100..10000:5
       muxsim explore models/scenarios/c10k.toml --set loop=poll --sweep connections=100,1000
+      muxsim explore models/scenarios/c10k.toml --sweep connections=100..5000:4 \\
+          --sweep loop=select,poll,epoll-lt
       muxsim explore models/scenarios/herd.toml --sweep threads=1,2,4,8 --json
       muxsim explore models/scenarios/c10k.toml --sweep connections=100..4000:3 --validate
       muxsim explore models/scenarios/herd.toml --explain 40
@@ -88,14 +92,29 @@ def explore_command(file: str, assignments: tuple[str, ...], sweep: str | None, 
     from muxsim.cli import EXIT_OK, EXIT_USAGE, _fail, _guarded
 
     def body() -> int:
-        workload = load_workload(file, assignments, sweeping=sweep)
-        key, values = parse_sweep(sweep, workload) if sweep else (None, [])
+        if len(sweeps) > 2:
+            _fail(EXIT_USAGE, f"--sweep given {len(sweeps)} times\n  hint: sweep one key, or "
+                              "two (a line per value of the second)")
+        workload = load_workload(file, assignments, sweeping=sweeps[0] if sweeps else None)
+        key, values = parse_sweep(sweeps[0], workload, rules=len(sweeps) == 1) if sweeps \
+            else (None, [])
+        series: str | None = None
+        series_values: list[Any] = []
+        skipped: list[str] = []
+        if len(sweeps) == 2:
+            series, series_values = parse_sweep(sweeps[1], workload, rules=False)
+            if series == key:
+                _fail(EXIT_USAGE, f"--sweep: {key} is swept twice\n  hint: sweep two "
+                                  "different keys")
         costs = load_costs(Path(platform_file)) if platform_file else load_costs()
         target = out_dir or os.path.join("reports", "explore", _safe(workload.name))
         problem = check_out_dir(target)
         if problem:
             _fail(EXIT_USAGE, f"{target}: {problem}\n  hint: give --out a writable directory")
-        points = sweep_points(workload, key, values)
+        if series is not None and key is not None:
+            points, skipped = sweep_grid(workload, key, values, series, series_values)
+        else:
+            points = sweep_points(workload, key, values)
         tty = sys.stderr.isatty()
         jobs_now = fit_memory(points, jobs)
 
@@ -113,11 +132,11 @@ def explore_command(file: str, assignments: tuple[str, ...], sweep: str | None, 
         if tty and len(points) == 1:
             click.echo("", err=True)
         # The model's results are written first: a failing validation loses nothing.
-        written = write_outputs(target, workload, key, rows, costs)
+        written = write_outputs(target, workload, key, rows, costs, series=series)
         validation = None
         if validate:
             validation = validate_rows(rows, costs)
-            written = write_outputs(target, workload, key, rows, costs, validation)
+            written = write_outputs(target, workload, key, rows, costs, validation, series)
         lines: list[str] = []
         if explain:
             run = WorkloadRun(points[0].workload, costs, budget=budget, explain=explain)
@@ -128,7 +147,7 @@ def explore_command(file: str, assignments: tuple[str, ...], sweep: str | None, 
             write_atomic(path, "".join(line + "\n" for line in lines))
             written.append(path)
         if as_json:
-            doc = results_document(workload, key, rows, costs, validation)
+            doc = results_document(workload, key, rows, costs, validation, series)
             click.echo(json.dumps(doc, indent=2, sort_keys=True))
             return EXIT_OK
         click.echo(f"{workload.name}: {workload.description}".rstrip(": "))
@@ -136,7 +155,9 @@ def explore_command(file: str, assignments: tuple[str, ...], sweep: str | None, 
             click.echo("with " + ", ".join(assignments))
         click.echo(f"costs: {costs.source}; {len(rows)} point(s), virtual "
                    f"{workload.duration:g} s each")
-        click.echo(format_table(rows, key), nl=False)
+        click.echo(format_table(rows, key, series), nl=False)
+        for note in skipped:
+            click.echo(f"left out: {note}")
         if validation:
             click.echo(format_validation(validation), nl=False)
         if lines:

@@ -25,10 +25,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from muxsim.files import write_atomic
+from muxsim.lang.errors import ScenarioError
 from muxsim.model.costs import CostModel
 from muxsim.workload.engine import DEFAULT_EVENT_BUDGET, METRICS, Measures, run_workload
 from muxsim.workload.plot import line_plot
-from muxsim.workload.spec import Workload, format_value, replace_key, workload_to_dict
+from muxsim.workload.spec import (
+    Workload,
+    format_value,
+    replace_key,
+    replace_keys,
+    workload_to_dict,
+)
 
 SCHEMA_VERSION = 1
 
@@ -38,6 +45,7 @@ class Point:
     index: int
     value: Any  # the swept key's value (None without a sweep)
     workload: Workload
+    series: Any = None  # the second swept key's value (None without one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +58,27 @@ def sweep_points(workload: Workload, key: str | None, values: Sequence[Any]) -> 
     if key is None:
         return [Point(0, None, workload)]
     return [Point(i, v, replace_key(workload, key, v)) for i, v in enumerate(values)]
+
+
+def sweep_grid(workload: Workload, key: str, values: Sequence[Any], series_key: str,
+               series_values: Sequence[Any]) -> tuple[list[Point], list[str]]:
+    """Every pair of values of two keys; pairs that break a rule between keys are left
+    out and said why (``loop=select`` at 10,000 connections), unless all are."""
+    points: list[Point] = []
+    skipped: list[str] = []
+    first: ScenarioError | None = None
+    for v in values:
+        for sv in series_values:
+            try:
+                w = replace_keys(workload, [(key, v), (series_key, sv)])
+            except ScenarioError as exc:
+                first = first or exc
+                skipped.append(exc.message)
+                continue
+            points.append(Point(len(points), v, w, sv))
+    if not points and first is not None:
+        raise first
+    return points, skipped
 
 
 def _run_point(workload: Workload, costs: CostModel, budget: int,
@@ -136,14 +165,16 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def format_table(rows: list[Row], key: str | None) -> str:
+def format_table(rows: list[Row], key: str | None, series: str | None = None) -> str:
     """The terminal table: one line per point, the headline measures."""
-    head = ([key.split(".")[-1]] if key else []) + \
+    keys = [k for k in (key, series) if k]
+    head = [k.split(".")[-1] for k in keys] + \
         [m.label + (f" ({m.unit})" if m.unit else "") for m in METRICS] + ["requests"]
     body: list[list[str]] = []
     for row in rows:
         d = row.measures.as_dict()
         cells = [format_value(row.point.value)] if key else []
+        cells += [format_value(row.point.series)] if series else []
         cells += [_fmt(d[m.key]) for m in METRICS]
         cells.append(_fmt(d["requests"]) if not d["connects"] else
                      f"{d['accepts']:,} acc" + (f" ({d['unaccepted']:,} queued)"
@@ -157,56 +188,68 @@ def format_table(rows: list[Row], key: str | None) -> str:
 
 
 def results_document(workload: Workload, key: str | None, rows: list[Row],
-                     costs: CostModel, validation: list[dict[str, Any]] | None = None
-                     ) -> dict[str, Any]:
+                     costs: CostModel, validation: list[dict[str, Any]] | None = None,
+                     series: str | None = None) -> dict[str, Any]:
     return {
         "type": "explore",
         "schema": SCHEMA_VERSION,
         "workload": workload_to_dict(workload),
         "source": workload.path,
         "sweep": key,
+        "series": series,
         "costs": costs.source,
         "environment": {"python": platform.python_version(), "kernel": platform.release(),
                         "machine": platform.machine()},
         "metrics": [{"key": m.key, "label": m.label, "unit": m.unit, "help": m.help}
                     for m in METRICS],
         "points": [{"index": r.point.index, "value": r.point.value,
+                    "series": r.point.series,
                     "workload": workload_to_dict(r.point.workload),
                     "measures": r.measures.as_dict()} for r in rows],
         "validation": validation or [],
     }
 
 
-def results_csv(key: str | None, rows: list[Row]) -> str:
+def results_csv(key: str | None, rows: list[Row], series: str | None = None) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     names = list(rows[0].measures.as_dict()) if rows else []
-    writer.writerow(([key] if key else []) + names)
+    writer.writerow([k for k in (key, series) if k] + names)
     for row in rows:
         d = row.measures.as_dict()
         writer.writerow(([format_value(row.point.value)] if key else []) +
+                        ([format_value(row.point.series)] if series else []) +
                         ["" if d[n] is None else d[n] for n in names])
     return buffer.getvalue()
 
 
 def write_outputs(out_dir: str, workload: Workload, key: str | None, rows: list[Row],
-                  costs: CostModel, validation: list[dict[str, Any]] | None = None
-                  ) -> list[str]:
-    """results.csv, results.json and, for a sweep, one SVG per measure; the paths."""
+                  costs: CostModel, validation: list[dict[str, Any]] | None = None,
+                  series: str | None = None) -> list[str]:
+    """results.csv, results.json and, for a sweep, one SVG per measure (a line per value
+    of the second key, if there is one); the paths."""
     written: list[str] = []
-    doc = results_document(workload, key, rows, costs, validation)
+    doc = results_document(workload, key, rows, costs, validation, series)
     for name, text in (("results.json", json.dumps(doc, indent=2, sort_keys=True) + "\n"),
-                       ("results.csv", results_csv(key, rows))):
+                       ("results.csv", results_csv(key, rows, series))):
         path = os.path.join(out_dir, name)
         write_atomic(path, text)
         written.append(path)
     if key is not None and rows:
-        xs = [r.point.value for r in rows]
+        xs = list(dict.fromkeys(r.point.value for r in rows))
+        labels = list(dict.fromkeys(r.point.series for r in rows))
         for m in METRICS:
-            ys = [r.measures.as_dict()[m.key] for r in rows]
-            svg = line_plot(xs, [None if y is None else float(y) for y in ys],
+            lines: list[tuple[str, list[float | None]]] = []
+            for label in labels:
+                at = {r.point.value: r.measures.as_dict()[m.key] for r in rows
+                      if r.point.series == label}
+                ys = [at.get(x) for x in xs]
+                name = f"{series.split('.')[-1]}={format_value(label)}" if series else ""
+                lines.append((name, [None if y is None else float(y) for y in ys]))
+            svg = line_plot(xs, lines[0][1] if not series else [],
                             title=f"{workload.name}: {m.help}", xlabel=key,
-                            ylabel=m.label + (f" ({m.unit})" if m.unit else ""))
+                            ylabel=m.label + (f" ({m.unit})" if m.unit else ""),
+                            series=lines if series else None)
             path = os.path.join(out_dir, f"{m.key}.svg")
             write_atomic(path, svg)
             written.append(path)

@@ -41,9 +41,19 @@ def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     return [first + i * step for i in range(count + 2) if first + i * step <= hi + step / 2]
 
 
+#: Line colours, one per series (colour-blind safe, Okabe and Ito).
+COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000",
+           "#f0e442")
+
+
 def line_plot(xs: list[Any], ys: list[float | None], *, title: str, xlabel: str,
-              ylabel: str) -> str:
-    """An SVG document: ``ys`` against ``xs`` (missing values leave gaps)."""
+              ylabel: str, series: list[tuple[str, list[float | None]]] | None = None) -> str:
+    """An SVG document: ``ys`` against ``xs`` (missing values leave gaps).
+
+    ``series``: several labelled lines instead of ``ys``, each aligned with
+    ``xs``, with a legend.
+    """
+    lines = series if series is not None else [("", ys)]
     numeric = all(_is_number(x) for x in xs) and len(set(xs)) == len(xs)
     log_x = numeric and min(xs) > 0 and max(xs) / min(xs) > 50
     n = len(xs)
@@ -56,7 +66,7 @@ def line_plot(xs: list[Any], ys: list[float | None], *, title: str, xlabel: str,
             return LEFT + (0.5 if hi == lo else (v - lo) / (hi - lo)) * plot_w
         return LEFT + (i + 0.5) / max(n, 1) * plot_w
 
-    present = [y for y in ys if y is not None and math.isfinite(y)]
+    present = [y for _, line in lines for y in line if y is not None and math.isfinite(y)]
     ymax = max(present, default=1.0)
     ymin = min(0.0, min(present, default=0.0))
     ticks = _nice_ticks(ymin, ymax if ymax > ymin else ymin + 1.0)
@@ -94,25 +104,33 @@ def line_plot(xs: list[Any], ys: list[float | None], *, title: str, xlabel: str,
     mid = TOP + plot_h / 2
     out.append(f"<text x='14' y='{mid}' font-size='12' text-anchor='middle' "
                f"transform='rotate(-90 14 {mid})'>{escape(ylabel)}</text>")
-    segment: list[str] = []
-    segments: list[list[str]] = []
-    for i, y in enumerate(ys):
-        if y is None or not math.isfinite(y):
-            if segment:
-                segments.append(segment)
-            segment = []
-            continue
-        segment.append(f"{x_of(i):.1f},{y_of(y):.1f}")
-        out.append(f"<circle cx='{x_of(i):.1f}' cy='{y_of(y):.1f}' r='3' fill='#2471a3'>"
-                   f"<title>{escape(_label(xs[i]))}: {y:.6g}</title></circle>")
-    if segment:
-        segments.append(segment)
+    for number, (label, line) in enumerate(lines):
+        colour = COLOURS[number % len(COLOURS)]
+        segment: list[str] = []
+        segments: list[list[str]] = []
+        for i, y in enumerate(line):
+            if y is None or not math.isfinite(y):
+                if segment:
+                    segments.append(segment)
+                segment = []
+                continue
+            segment.append(f"{x_of(i):.1f},{y_of(y):.1f}")
+            out.append(f"<circle cx='{x_of(i):.1f}' cy='{y_of(y):.1f}' r='3' fill='{colour}'>"
+                       f"<title>{escape(label + ' ' if label else '')}{escape(_label(xs[i]))}: "
+                       f"{y:.6g}</title></circle>")
+        if segment:
+            segments.append(segment)
+        for seg in segments:
+            if len(seg) > 1:
+                out.append(f"<polyline fill='none' stroke='{colour}' stroke-width='2' "
+                           f"points='{' '.join(seg)}'/>")
+        if label:
+            ly = TOP + 14 + 16 * number
+            out.append(f"<line x1='{LEFT + 10}' y1='{ly - 4}' x2='{LEFT + 28}' y2='{ly - 4}' "
+                       f"stroke='{colour}' stroke-width='2'/>")
+            out.append(f"<text x='{LEFT + 34}' y='{ly}' font-size='11'>{escape(label)}</text>")
     if not present:
         out.append(f"<text x='{LEFT + plot_w / 2}' y='{TOP + plot_h / 2}' font-size='13' "
                    "text-anchor='middle' fill='#888'>no data at any point</text>")
-    for seg in segments:
-        if len(seg) > 1:
-            out.append("<polyline fill='none' stroke='#2471a3' stroke-width='2' "
-                       f"points='{' '.join(seg)}'/>")
     out.append("</svg>")
     return "\n".join(out) + "\n"

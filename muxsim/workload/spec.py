@@ -514,11 +514,29 @@ def _points(key: Key, spec: str, col: int) -> list[Any]:
     return list(dict.fromkeys(points))
 
 
-def parse_sweep(text: str, workload: Workload) -> tuple[str, list[Any]]:
+def replace_keys(workload: Workload, assignments: Sequence[tuple[str, Any]], *,
+                 where: str = "--sweep") -> Workload:
+    """``workload`` with several keys set at once (a point of a two-key sweep); the rules
+    between keys are checked once, after all of them."""
+    changed = workload
+    for dotted, value in assignments:
+        key = _resolve(dotted, where, 1)
+        changed = _with(changed, key, _checked(key, value, (where, 1, 1)))
+    try:
+        _check_rules(changed, (where, 1, 1))
+    except ScenarioError as exc:
+        at = ", ".join(f"{d.split('.')[-1]}={format_value(v)}" for d, v in assignments)
+        raise ScenarioError(exc.path, exc.line, exc.col, f"at {at}: {exc.message}",
+                            exc.hint) from None
+    return changed
+
+
+def parse_sweep(text: str, workload: Workload, *, rules: bool = True) -> tuple[str, list[Any]]:
     """``key=a..b``, ``key=a..b:n`` or ``key=v1,v2,...`` -> (dotted key, values).
 
-    Every value is checked as ``--set`` would check it, and every point
-    against the rules between keys, so a bad sweep fails before any run.
+    Every value is checked as ``--set`` would check it, and (unless ``rules``
+    is false: a two-key sweep checks its points whole) every point against
+    the rules between keys, so a bad sweep fails before any run.
     """
     name, spec, key_col, col = _split(text, "--sweep", "connections=1000..10000:4")
     key = _resolve(name, "--sweep", key_col)
@@ -539,7 +557,8 @@ def parse_sweep(text: str, workload: Workload) -> tuple[str, list[Any]]:
             values.append(_value(key, item.strip(), "--sweep", cols[-1]))
             col += len(item) + 1
     for value, at in zip(values, cols, strict=True):
-        replace_key(workload, key.dotted, value, where="--sweep", col=at)
+        if rules:
+            replace_key(workload, key.dotted, value, where="--sweep", col=at)
     return key.dotted, values
 
 
