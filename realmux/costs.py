@@ -595,17 +595,18 @@ def _one_sleeping_call(mux: str, n: int, rounds: int) -> float:
                 raise RuntimeError(f"sleeping {mux}: nothing within {_WAIT_S} s")
             cpus.append(time.thread_time_ns() - cpu)
             got, give_up = 0, time.monotonic() + _WAIT_S
-            while got < 100:  # the request may still be arriving: bounded
+            while got < 100:  # the request may still be arriving: wait for it, bounded
                 try:
-                    n = server.recv_into(buf, 100 - got)
+                    chunk = server.recv_into(buf, 100 - got)
                 except BlockingIOError:
-                    if time.monotonic() > give_up:
+                    left = give_up - time.monotonic()
+                    if left <= 0 or not select.select([server], [], [], left)[0]:
                         raise RuntimeError(f"sleeping {mux}: a request did not arrive whole "
                                            f"within {_WAIT_S} s") from None
                     continue
-                if n == 0:
+                if chunk == 0:
                     raise RuntimeError(f"sleeping {mux}: the child process went away")
-                got += n
+                got += chunk
             server.send(answer)
         return statistics.median(cpus[rounds // 10:]) / 1e9
 

@@ -117,9 +117,13 @@ class Task:
                     # it runs when the scheduler gets to it, as woken.
                     yield self.event
                     return True
-                # The hrtimer ended the sleep: it wakes the task too.
+                # The hrtimer ended the sleep: it wakes the task too
+                # (hrtimer_wakeup -> wake_up_process), with the same delay.
                 self.last_asleep = self.env.now - self.slept_at
                 self.wakeups += 1
+                if self.wake_delay is not None:
+                    self.state = Task.RUNNING
+                    yield self.env.timeout(self.wake_delay(self.last_asleep))
             return bool(self.event.triggered)
         finally:
             self.state = Task.RUNNING

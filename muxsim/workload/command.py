@@ -107,16 +107,17 @@ def explore_command(file: str, assignments: tuple[str, ...], sweeps: tuple[str, 
                 _fail(EXIT_USAGE, f"--sweep: {key} is swept twice\n  hint: sweep two "
                                   "different keys")
         costs = load_costs(Path(platform_file)) if platform_file else load_costs()
-        target = out_dir or os.path.join("reports", "explore", _safe(workload.name))
-        problem = check_out_dir(target)
-        if problem:
-            _fail(EXIT_USAGE, f"{target}: {problem}\n  hint: give --out a writable directory")
         if series is not None and key is not None:
             points, skipped = sweep_grid(workload, key, values, series, series_values)
         else:
             points = sweep_points(workload, key, values)
         tty = sys.stderr.isatty()
         jobs_now = fit_memory(points, jobs)
+        # Last of the checks, as it makes the directory: a refused run leaves none.
+        target = out_dir or os.path.join("reports", "explore", _safe(workload.name))
+        problem = check_out_dir(target)
+        if problem:
+            _fail(EXIT_USAGE, f"{target}: {problem}\n  hint: give --out a writable directory")
 
         def progress(done: int, total: int, row: Row) -> None:
             if tty:
@@ -132,11 +133,13 @@ def explore_command(file: str, assignments: tuple[str, ...], sweeps: tuple[str, 
         if tty and len(points) == 1:
             click.echo("", err=True)
         # The model's results are written first: a failing validation loses nothing.
-        written = write_outputs(target, workload, key, rows, costs, series=series)
+        written = write_outputs(target, workload, key, rows, costs, series=series,
+                                left_out=skipped)
         validation = None
         if validate:
             validation = validate_rows(rows, costs)
-            written = write_outputs(target, workload, key, rows, costs, validation, series)
+            written = write_outputs(target, workload, key, rows, costs, validation, series,
+                                    skipped)
         lines: list[str] = []
         if explain:
             run = WorkloadRun(points[0].workload, costs, budget=budget, explain=explain)
@@ -147,7 +150,7 @@ def explore_command(file: str, assignments: tuple[str, ...], sweeps: tuple[str, 
             write_atomic(path, "".join(line + "\n" for line in lines))
             written.append(path)
         if as_json:
-            doc = results_document(workload, key, rows, costs, validation, series)
+            doc = results_document(workload, key, rows, costs, validation, series, skipped)
             click.echo(json.dumps(doc, indent=2, sort_keys=True))
             return EXIT_OK
         click.echo(f"{workload.name}: {workload.description}".rstrip(": "))
@@ -224,7 +227,8 @@ def validate_rows(rows: list[Row], costs: CostModel) -> list[dict[str, Any]]:
         w = row.point.workload
         watched, mux, ready = _call_shape(w, row)
         entry: dict[str, Any] = {"index": row.point.index, "value": row.point.value,
-                                 "mux": mux, "watched": watched, "ready": ready}
+                                 "series": row.point.series, "mux": mux, "watched": watched,
+                                 "ready": ready}
         limit = raise_nofile(2 * watched + 64)
         if 2 * watched + 64 > limit or (mux == "select" and watched > 900):
             entry["skipped"] = (f"needs {2 * watched + 64} descriptors (limit {limit})"
@@ -295,24 +299,28 @@ def _call_shape(w: Workload, row: Row) -> tuple[int, str, int]:
 def format_validation(entries: list[dict[str, Any]]) -> str:
     lines = ["", "validation: one readiness call (timeout 0, one ready), real kernel vs model"]
     for e in entries:
-        where = f"point {e['index']}" + (f" ({format_value(e['value'])})"
-                                          if e["value"] is not None else "")
+        where = f"point {e['index']}" + _point_values(e)
         if "skipped" in e:
             lines.append(f"  {where}: {e['mux']} over {e['watched']:,}: skipped, {e['skipped']}")
             continue
         lines.append(f"  {where}: {e['mux']} over {e['watched']:,}: measured "
                      f"{e['measured_us']:.2f} us, predicted {e['predicted_us']:.2f} us, "
-                     f"ratio {e['ratio']:.2f}")
+                     f"ratio {_short(e['ratio'])}")
     lines += ["", "validation: the whole workload on the real kernel (real / model)"]
     lines.append("  " + "  ".join(["point", *RUN_COLUMNS]))
     for e in entries:
         run = e.get("run", {})
         if "skipped" in run:
-            lines.append(f"  {e['index']}: skipped, {run['skipped']}")
+            lines.append(f"  {e['index']}{_point_values(e)}: skipped, {run['skipped']}")
             continue
         cells = [f"{_short(run['real'][k])}/{_short(run['model'][k])}" for k in RUN_COLUMNS]
-        lines.append(f"  {e['index']}  " + "  ".join(cells))
+        lines.append(f"  {e['index']}{_point_values(e)}  " + "  ".join(cells))
     return "\n".join(lines) + "\n"
+
+
+def _point_values(entry: dict[str, Any]) -> str:
+    shown = [format_value(entry[k]) for k in ("value", "series") if entry.get(k) is not None]
+    return f" ({', '.join(shown)})" if shown else ""
 
 
 def _short(value: Any) -> str:

@@ -109,7 +109,7 @@ class Measures:
     wakeups: int
     calls_per_op: float | None
     wakeups_per_op: float | None
-    readiness_cost_us: float
+    readiness_cost_us: float | None
     latency_p50_us: float | None
     latency_p90_us: float | None
     latency_p99_us: float | None
@@ -591,7 +591,8 @@ class WorkloadRun:
             wakeups=wakeups,
             calls_per_op=syscalls / ops if ops else None,
             wakeups_per_op=wakeups / ops if ops else None,
-            readiness_cost_us=1e6 * sum(t.readiness_cpu for t in threads) / max(readiness, 1),
+            readiness_cost_us=(1e6 * sum(t.readiness_cpu for t in threads) / readiness
+                               if readiness else None),
             latency_p50_us=_pct(lat, 0.50),
             latency_p90_us=_pct(lat, 0.90),
             latency_p99_us=_pct(lat, 0.99),

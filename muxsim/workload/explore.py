@@ -37,7 +37,7 @@ from muxsim.workload.spec import (
     workload_to_dict,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,14 +115,13 @@ def explore(points: list[Point], costs: CostModel, *, jobs: int = 1,
         # initializer ignores it, and the parent gets one pressed meanwhile as
         # soon as it is unblocked.
         blocked = own and threading.current_thread() is threading.main_thread()
-        if blocked:
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if blocked else None
         try:
             futures: dict[Future[Measures], Point] = {
                 pool.submit(_run_point, p.workload, costs, budget): p for p in points}
         finally:
-            if blocked:
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+            if mask is not None:  # the caller's mask as it was
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         from concurrent.futures import as_completed
 
         for future in as_completed(futures):
@@ -133,7 +132,7 @@ def explore(points: list[Point], costs: CostModel, *, jobs: int = 1,
                 progress(len(rows), total, row)
     except BaseException:
         if own:  # Ctrl-C or a failed point: stop the workers now, not after their points
-            for process in getattr(pool, "_processes", {}).values():
+            for process in list(getattr(pool, "_processes", {}).values()):
                 process.terminate()
             pool.shutdown(wait=False, cancel_futures=True)
         raise
@@ -189,7 +188,8 @@ def format_table(rows: list[Row], key: str | None, series: str | None = None) ->
 
 def results_document(workload: Workload, key: str | None, rows: list[Row],
                      costs: CostModel, validation: list[dict[str, Any]] | None = None,
-                     series: str | None = None) -> dict[str, Any]:
+                     series: str | None = None, left_out: list[str] | None = None
+                     ) -> dict[str, Any]:
     return {
         "type": "explore",
         "schema": SCHEMA_VERSION,
@@ -207,6 +207,7 @@ def results_document(workload: Workload, key: str | None, rows: list[Row],
                     "workload": workload_to_dict(r.point.workload),
                     "measures": r.measures.as_dict()} for r in rows],
         "validation": validation or [],
+        "left_out": left_out or [],
     }
 
 
@@ -225,11 +226,12 @@ def results_csv(key: str | None, rows: list[Row], series: str | None = None) -> 
 
 def write_outputs(out_dir: str, workload: Workload, key: str | None, rows: list[Row],
                   costs: CostModel, validation: list[dict[str, Any]] | None = None,
-                  series: str | None = None) -> list[str]:
+                  series: str | None = None, left_out: list[str] | None = None
+                  ) -> list[str]:
     """results.csv, results.json and, for a sweep, one SVG per measure (a line per value
     of the second key, if there is one); the paths."""
     written: list[str] = []
-    doc = results_document(workload, key, rows, costs, validation, series)
+    doc = results_document(workload, key, rows, costs, validation, series, left_out)
     for name, text in (("results.json", json.dumps(doc, indent=2, sort_keys=True) + "\n"),
                        ("results.csv", results_csv(key, rows, series))):
         path = os.path.join(out_dir, name)

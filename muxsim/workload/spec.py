@@ -559,7 +559,7 @@ def parse_sweep(text: str, workload: Workload, *, rules: bool = True) -> tuple[s
     for value, at in zip(values, cols, strict=True):
         if rules:
             replace_key(workload, key.dotted, value, where="--sweep", col=at)
-    return key.dotted, values
+    return key.dotted, list(dict.fromkeys(values))  # a value listed twice runs once
 
 
 def workload_to_dict(workload: Workload) -> dict[str, Any]:
