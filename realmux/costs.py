@@ -453,7 +453,7 @@ for gap, rounds in zip(map(float, sys.argv[2].split(",")), map(int, sys.argv[3].
     for _ in range(rounds):
         left = due - time.perf_counter()
         if left > 0:
-            time.sleep(left)
+            time.sleep(left)  # the load's schedule; the server's state is read, never awaited
         s.sendall(time.perf_counter_ns().to_bytes(8, "little") + bytes(92))
         got = 0
         while got < 100:

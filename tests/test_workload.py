@@ -314,18 +314,14 @@ def test_model_and_kernel_agree_on_a_whole_run(loop: str) -> None:
     """The same seeded workload on the model and on the kernel (realmux/workload.py):
     the same requests answered, calls and wakeups per request within 25%, CPU within
     a factor of three (a shared machine's CPU prices drift between runs)."""
-    from realmux.workload import RealLoad, run_real
+    from muxsim.workload.command import real_load
+    from realmux.workload import run_real
 
     w = load_workload(str(SCENARIOS / "c10k.toml"),
                       [f"loop={loop}", "connections=300", "active=0.1", "rate=50",
                        "duration=0.5"])
     model = run_workload(w, built_in_costs())
-    s, c = w.server, w.clients
-    real = run_real(RealLoad(loop=s.loop, timeout=s.timeout, maxevents=s.maxevents,
-                             drain=s.drain, read_size=s.read_size, connections=c.connections,
-                             active=c.active, rate=c.rate, arrivals=c.arrivals,
-                             request_size=c.request_size, response_size=c.response_size,
-                             transport=c.transport, duration=w.duration, seed=w.seed))
+    real = run_real(real_load(w))
     assert real["requests"] == model.requests
     assert abs(real["answered"] - model.answered) <= 3
     assert per_op(model.calls_per_op) == pytest.approx(real["calls_per_op"], rel=0.25)

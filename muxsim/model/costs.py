@@ -45,7 +45,7 @@ import re
 import statistics
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -119,22 +119,27 @@ class CostModel:
     #: Interpolations already made: a run asks for the same few points again and again.
     _memo: dict[tuple[str, float], float] = field(default_factory=dict, init=False,
                                                   repr=False, compare=False)
-    _xs: dict[str, list[float]] = field(default_factory=dict, init=False, repr=False,
-                                        compare=False)
+    #: Derived once: each curve's x values, and what a sleeping epoll_wait costs
+    #: whatever it watches (the flat slept_epoll curve's median).
+    _xs: dict[str, list[float]] = field(init=False, repr=False, compare=False)
+    _slept_base: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_xs", {k: [p[0] for p in getattr(self, k)]
+                                         for k in CURVE_KEYS})
+        object.__setattr__(self, "_slept_base",
+                           statistics.median(y for _, y in self.slept_epoll))
 
     def _saturating(self, curve: str, x: float) -> float:
         """A curve that stays flat beyond its last point, at a continuous ``x``."""
-        xs = self._xs.get(curve)
-        if xs is None:
-            xs = self._xs[curve] = [p[0] for p in getattr(self, curve)]
-        return interpolate(getattr(self, curve), x, flat_beyond=True, xs=xs)
+        return interpolate(getattr(self, curve), x, flat_beyond=True, xs=self._xs[curve])
 
     def at(self, curve: str, x: float) -> float:
         """The named curve at ``x`` (memoised)."""
         key = (curve, x)
         value = self._memo.get(key)
         if value is None:
-            value = self._memo[key] = interpolate(getattr(self, curve), x)
+            value = self._memo[key] = interpolate(getattr(self, curve), x, xs=self._xs[curve])
         return value
 
     # -- readiness calls -------------------------------------------------------
@@ -142,23 +147,20 @@ class CostModel:
     def _scan(self, scan: str, wait: str, per_ready: float, watched: int, ready: int,
               registered: int, asleep: float | None) -> float:
         n = max(watched, 1)
-        one = self.at(scan, n)
-        cost = one + per_ready * max(ready - 1, 0)
-        if registered:
-            # The registering pass costs wait(n) - scan(n) more, spread over
-            # the n descriptors it hooked (do_select / do_poll with a table).
-            cost += max(self.at(wait, n) - one, 0.0) * min(registered, n) / n
+        extra_ready = per_ready * max(ready - 1, 0)
         if asleep is not None:
             # What a sleeping epoll_wait costs, plus what a sleeping select or
             # poll over this many cold descriptors costs beyond it (measured
             # whole: the registering pass, the pass after the wakeup).
             slept = "slept_select" if scan == "select_scan" else "slept_poll"
-            base = self._memo.get(("slept_epoll median", 0.0))
-            if base is None:
-                base = statistics.median(y for _, y in self.slept_epoll)
-                self._memo["slept_epoll median", 0.0] = base
-            return (self.epoll_wait_call(1, asleep) + max(self.at(slept, n) - base, 0.0)
-                    + per_ready * max(ready - 1, 0))
+            return (self.epoll_wait_call(1, asleep)
+                    + max(self.at(slept, n) - self._slept_base, 0.0) + extra_ready)
+        one = self.at(scan, n)
+        cost = one + extra_ready
+        if registered:
+            # The registering pass costs wait(n) - scan(n) more, spread over
+            # the n descriptors it hooked (do_select / do_poll with a table).
+            cost += max(self.at(wait, n) - one, 0.0) * min(registered, n) / n
         return cost
 
     def select_call(self, watched: int, ready: int, registered: int,
@@ -175,6 +177,15 @@ class CostModel:
         """``poll``: as select, one pollfd per descriptor (fs/select.c:do_poll)."""
         return self._scan("poll_scan", "poll_wait", self.poll_per_ready,
                           watched, ready, registered, asleep)
+
+    def readiness_call(self, mux: str, watched: int, ready: int, registered: int = 0,
+                       asleep: float | None = None) -> float:
+        """The call ``mux`` ("select", "poll" or "epoll") names; epoll returns ``ready``."""
+        if mux == "epoll":
+            return self.epoll_wait_call(ready, asleep)
+        if mux == "poll":
+            return self.poll_call(watched, ready, registered, asleep)
+        return self.select_call(watched, ready, registered, asleep)
 
     def epoll_wait_call(self, events: int, asleep: float | None) -> float:
         """``epoll_wait``: the ready list only (fs/eventpoll.c:ep_send_events)."""
@@ -197,14 +208,6 @@ class CostModel:
     def send(self, transport: Transport, nbytes: int) -> float:
         return self.at("send_unix" if transport == "unix" else "send_tcp", max(nbytes, 1))
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            if f.name.startswith("_"):
-                continue
-            value = getattr(self, f.name)
-            out[f.name] = [list(p) for p in value] if f.name in CURVE_KEYS else value
-        return out
 
 
 #: Measured with ``muxsim probe --costs`` on the project's build machine

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -31,6 +31,9 @@ from muxsim.workload.explore import (
 from muxsim.workload.spec import Workload, format_value, load_workload, parse_sweep
 
 # Indented as the docstring it goes into (click cleans the indentation after).
+if TYPE_CHECKING:
+    from realmux.workload import RealLoad
+
 _METRIC_HELP = "\n    ".join(f"  {m.label:<12} {m.help}" for m in METRICS)
 
 
@@ -225,33 +228,25 @@ def validate_rows(rows: list[Row], costs: CostModel) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for row in rows:
         w = row.point.workload
-        watched, mux, ready = _call_shape(w, row)
+        watched, mux = _call_shape(w)
+        ready = 1
         entry: dict[str, Any] = {"index": row.point.index, "value": row.point.value,
                                  "series": row.point.series, "mux": mux, "watched": watched,
-                                 "ready": ready}
+                                 "ready": ready, "run": _whole_run(w, row)}
+        out.append(entry)
         limit = raise_nofile(2 * watched + 64)
         if 2 * watched + 64 > limit or (mux == "select" and watched > 900):
             entry["skipped"] = (f"needs {2 * watched + 64} descriptors (limit {limit})"
                                 if mux != "select" else "select watches below FD_SETSIZE only")
-            entry["run"] = _whole_run(w, row)
-            out.append(entry)
             continue
-        entry["run"] = _whole_run(w, row)
         try:
             measured = measure_readiness_call(mux, watched, ready)  # type: ignore[arg-type]
         except (OSError, RuntimeError, ValueError) as exc:
             entry["skipped"] = f"the measurement failed: {exc}"
-            out.append(entry)
             continue
-        if mux == "epoll":
-            predicted = costs.epoll_wait_call(ready, asleep=None)
-        elif mux == "poll":
-            predicted = costs.poll_call(watched, ready, 0, asleep=None)
-        else:
-            predicted = costs.select_call(watched, ready, 0, asleep=None)
+        predicted = costs.readiness_call(mux, watched, ready)
         entry.update(measured_us=measured * 1e6, predicted_us=predicted * 1e6,
                      ratio=predicted / measured if measured > 0 else None)
-        out.append(entry)
     return out
 
 
@@ -260,18 +255,25 @@ RUN_COLUMNS = ("cpu", "calls_per_op", "wakeups_per_op", "readiness_cost_us",
                "latency_p50_us", "latency_p99_us", "answered")
 
 
-def _whole_run(w: Workload, row: Row) -> dict[str, Any]:
-    """The same workload on the real kernel, where this machine can run it."""
-    from realmux.workload import RealLoad, run_real, unsupported
+def real_load(w: Workload) -> RealLoad:
+    """The workload as realmux runs it (realmux may not import the workload layer)."""
+    from realmux.workload import RealLoad
 
-    if w.server.threads != 1 or w.clients.connect_rate > 0:
-        return {"skipped": "the real run has one server thread and no listener"}
     s, c = w.server, w.clients
-    load = RealLoad(loop=s.loop, timeout=s.timeout, maxevents=s.maxevents, drain=s.drain,
+    return RealLoad(loop=s.loop, timeout=s.timeout, maxevents=s.maxevents, drain=s.drain,
                     read_size=s.read_size, connections=c.connections, active=c.active,
                     rate=c.rate, arrivals=c.arrivals, request_size=c.request_size,
                     response_size=c.response_size, transport=c.transport,
                     duration=w.duration, seed=w.seed)
+
+
+def _whole_run(w: Workload, row: Row) -> dict[str, Any]:
+    """The same workload on the real kernel, where this machine can run it."""
+    from realmux.workload import run_real, unsupported
+
+    if w.server.threads != 1 or w.clients.connect_rate > 0:
+        return {"skipped": "the real run has one server thread and no listener"}
+    load = real_load(w)
     why = unsupported(load)
     if why is not None:
         return {"skipped": why}
@@ -284,16 +286,15 @@ def _whole_run(w: Workload, row: Row) -> dict[str, Any]:
             "model": {k: model.get(k) for k in RUN_COLUMNS}}
 
 
-def _call_shape(w: Workload, row: Row) -> tuple[int, str, int]:
-    """Descriptors one thread's readiness call watches, the call, and how many are ready."""
-    threads = w.server.threads
-    per_thread = -(-w.clients.connections // threads)
-    watched = per_thread + (1 if w.clients.connect_rate > 0 else 0)
+def _call_shape(w: Workload) -> tuple[int, str]:
+    """Descriptors the busiest thread's readiness call watches, and the call."""
+    listener = 1 if w.clients.connect_rate > 0 else 0
     if w.server.loop.startswith("epoll"):
-        if w.server.sharing == "shared-epoll":
-            watched = w.clients.connections + (1 if w.clients.connect_rate > 0 else 0)
-        return watched, "epoll", 1
-    return watched, w.server.loop, 1
+        shared = w.server.sharing == "shared-epoll"
+        per_thread = w.clients.connections if shared else \
+            -(-w.clients.connections // w.server.threads)
+        return per_thread + listener, "epoll"
+    return -(-w.clients.connections // w.server.threads) + listener, w.server.loop
 
 
 def format_validation(entries: list[dict[str, Any]]) -> str:

@@ -216,9 +216,10 @@ class WorkloadRun:
         self.accepts = 0
         self.connects = 0
         self.client_ready: set[int] = set()
-        self.client_event: simpy.Event | None = None
-        self.client_waking = False
-        self.client_slept_at = 0.0
+        #: The clients' process sleeps in a readiness call of its own, and wakes
+        #: as the server's threads do: after the scheduler's delay.
+        self.client_task = Task(self.env, "clients")
+        self.client_task.wake_delay = self.costs.wakeup_delay
         self.stopped_early: str | None = None
         self.setup_wall = 0.0
         self.run_wall = 0.0
@@ -302,8 +303,7 @@ class WorkloadRun:
         while True:
             sleeps = task.sleeps
             events = yield from ep_poll(k, task, th.epfd, w.server.maxevents, timeout)
-            cost = costs.epoll_wait_call(len(events),
-                                         task.last_asleep if task.sleeps != sleeps else None)
+            cost = costs.epoll_wait_call(len(events), _asleep(task, sleeps))
             th.readiness += 1
             th.readiness_cpu += cost
             if k.tracing:
@@ -357,13 +357,13 @@ class WorkloadRun:
                 r, wr, _ = yield from do_select(k, task, (rset, wset, []), timeout)
                 ready = [(fd, (EPOLLIN if fd in r else 0) | (EPOLLOUT if fd in wr else 0))
                          for fd in sorted(r | wr)]
-                cost = costs.select_call(len(fds), len(r) + len(wr), task.registered - registered,
-                                         task.last_asleep if task.sleeps != sleeps else None)
+                found = len(r) + len(wr)
             else:
                 masks = yield from do_poll(k, task, fds, timeout)
                 ready = [(fd, m) for (fd, _), m in zip(fds, masks, strict=True) if m]
-                cost = costs.poll_call(len(fds), len(ready), task.registered - registered,
-                                       task.last_asleep if task.sleeps != sleeps else None)
+                found = len(ready)
+            cost = costs.readiness_call(w.server.loop, len(fds), found,
+                                        task.registered - registered, _asleep(task, sleeps))
             th.readiness += 1
             th.readiness_cpu += cost
             th.in_hand = {self.by_sfd[fd].index for fd, _ in ready if fd in self.by_sfd}
@@ -387,11 +387,10 @@ class WorkloadRun:
             while True:
                 try:
                     got = k.recv(conn.sfd, server.read_size)
-                except BlockingIOError:
+                except OSError as exc:
                     yield self._charge(th, costs.recv(transport, 1))
-                    break
-                except OSError:
-                    yield self._charge(th, costs.recv(transport, 1))
+                    if isinstance(exc, BlockingIOError):
+                        break  # drained
                     return
                 yield self._charge(th, costs.recv(transport, got))
                 if got == 0:
@@ -409,11 +408,9 @@ class WorkloadRun:
             while conn.out:
                 try:
                     sent = k.send(conn.sfd, conn.out)
-                except BlockingIOError:
-                    yield self._charge(th, costs.send(transport, 1))
-                    break
-                except OSError:
-                    conn.out = 0
+                except OSError as exc:
+                    if not isinstance(exc, BlockingIOError):
+                        conn.out = 0  # the peer is gone: nothing more to send
                     yield self._charge(th, costs.send(transport, 1))
                     break
                 conn.out -= sent
@@ -478,19 +475,7 @@ class WorkloadRun:
         if key is not None and not key & (EPOLLIN | EPOLLHUP | EPOLLERR) and not conn.backlog:
             return 0
         self.client_ready.add(conn.index)
-        event = self.client_event
-        if event is None or self.client_waking:
-            return 0
-        # The client process sleeps in its own readiness call: it runs the
-        # scheduler's delay after the wakeup, as the server's threads do.
-        self.client_waking = True
-        delay = self.costs.wakeup_delay(self.env.now - self.client_slept_at)
-
-        def run(_: simpy.Event) -> None:
-            event.succeed()
-
-        self.env.timeout(delay).callbacks.append(run)
-        return 1
+        return self.client_task.try_to_wake_up()
 
     def _client_io(self) -> Proc:
         k, clients = self.kernel, self.w.clients
@@ -510,10 +495,7 @@ class WorkloadRun:
                         conn.resp_got += got
                         whole, conn.resp_got = divmod(conn.resp_got, clients.response_size)
                         self._answered(conn, whole)
-            self.client_event = self.env.event()
-            self.client_waking = False
-            self.client_slept_at = self.env.now
-            yield self.client_event
+            yield from self.client_task.sleep(math.inf)
 
     def _answered(self, conn: _Conn, whole: int) -> None:
         now = self.env.now
@@ -630,6 +612,11 @@ class _Stamped(list[str]):
         self.run.explanation.append(stamped)
         if len(self) >= self.limit:
             self.run.kernel.tracing = False
+
+
+def _asleep(task: Task, sleeps_before: int) -> float | None:
+    """How long the call just made slept, or None if it did not sleep."""
+    return task.last_asleep if task.sleeps != sleeps_before else None
 
 
 def _unread(sock: Any) -> int:

@@ -476,14 +476,7 @@ def apply_set(workload: Workload, assignment: str, *, where: str = "--set") -> W
 def replace_key(workload: Workload, dotted_key: str, value: Any, *,
                 where: str = "--sweep", col: int = 1) -> Workload:
     """``workload`` with one key set to ``value`` (a sweep point), every rule checked."""
-    key = _resolve(dotted_key, where, col)
-    changed = _with(workload, key, _checked(key, value, (where, 1, col)))
-    try:
-        _check_rules(changed, (where, 1, col))
-    except ScenarioError as exc:
-        raise ScenarioError(exc.path, exc.line, exc.col, f"at {key.name}={format_value(value)}: "
-                            f"{exc.message}", exc.hint) from None
-    return changed
+    return replace_keys(workload, [(dotted_key, value)], where=where, col=col)
 
 
 def _points(key: Key, spec: str, col: int) -> list[Any]:
@@ -515,19 +508,20 @@ def _points(key: Key, spec: str, col: int) -> list[Any]:
 
 
 def replace_keys(workload: Workload, assignments: Sequence[tuple[str, Any]], *,
-                 where: str = "--sweep") -> Workload:
+                 where: str = "--sweep", col: int = 1) -> Workload:
     """``workload`` with several keys set at once (a point of a two-key sweep); the rules
     between keys are checked once, after all of them."""
     changed = workload
+    shown: list[str] = []
     for dotted, value in assignments:
-        key = _resolve(dotted, where, 1)
-        changed = _with(changed, key, _checked(key, value, (where, 1, 1)))
+        key = _resolve(dotted, where, col)
+        changed = _with(changed, key, _checked(key, value, (where, 1, col)))
+        shown.append(f"{key.name}={format_value(value)}")
     try:
-        _check_rules(changed, (where, 1, 1))
+        _check_rules(changed, (where, 1, col))
     except ScenarioError as exc:
-        at = ", ".join(f"{d.split('.')[-1]}={format_value(v)}" for d, v in assignments)
-        raise ScenarioError(exc.path, exc.line, exc.col, f"at {at}: {exc.message}",
-                            exc.hint) from None
+        raise ScenarioError(exc.path, exc.line, exc.col, f"at {', '.join(shown)}: "
+                            f"{exc.message}", exc.hint) from None
     return changed
 
 

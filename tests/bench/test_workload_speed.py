@@ -27,7 +27,7 @@ import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from muxsim.model.bits import EPOLLIN
-from muxsim.model.costs import CostModel, costs_from_mapping
+from muxsim.model.costs import costs_from_mapping
 from muxsim.model.eventpoll import EventPoll
 from muxsim.model.kernel import Kernel
 from muxsim.model.profile import load_profile
@@ -65,14 +65,6 @@ def _merge_minimum(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _predict(costs: CostModel, mux: str, watched: int) -> float:
-    if mux == "epoll":
-        return costs.epoll_wait_call(1, asleep=None)
-    if mux == "poll":
-        return costs.poll_call(watched, 1, 0, asleep=None)
-    return costs.select_call(watched, 1, 0, asleep=None)
-
-
 @pytest.mark.real_kernel
 @pytest.mark.benchmark(group="real scaling")
 def test_model_predicts_readiness_call_cost(benchmark: BenchmarkFixture) -> None:
@@ -107,7 +99,7 @@ def test_model_predicts_readiness_call_cost(benchmark: BenchmarkFixture) -> None
         costs = costs_from_mapping(measured, "measured in this run")
         for (mux, n), seconds in best.items():
             rows.append({"mux": mux, "watched": n, "measured_us": seconds * 1e6,
-                         "predicted_us": _predict(costs, mux, n) * 1e6})
+                         "predicted_us": costs.readiness_call(mux, n, 1) * 1e6})
 
     benchmark.pedantic(calibrate_and_validate, rounds=1, iterations=1)  # type: ignore[no-untyped-call]
     for row in rows:
