@@ -71,15 +71,33 @@ def interpolate(curve: Curve, x: float, *, flat_beyond: bool = False,
     """
     if xs is None:
         xs = [p[0] for p in curve]
-    if len(curve) == 1 or (flat_beyond and x >= curve[-1][0]):
-        return curve[-1][1]
-    i = bisect.bisect_left(xs, x)
-    i = min(max(i, 1), len(curve) - 1)
-    (x0, y0), (x1, y1) = curve[i - 1], curve[i]
-    y = y0 + (y1 - y0) * (x - x0) / (x1 - x0) if x1 != x0 else y1
-    # Never below half the cheapest measured call: extrapolating a noisy
-    # first segment down to zero descriptors must not make calls free.
-    return max(y, 0.5 * min(p[1] for p in curve))
+    return _Segments(xs, [p[1] for p in curve]).at(x, flat_beyond)
+
+
+class _Segments:
+    """One curve, ready for many lookups: its x and y values and its floor."""
+
+    __slots__ = ("floor", "last", "n", "xs", "ys")
+
+    def __init__(self, xs: list[float], ys: list[float]) -> None:
+        self.xs = xs
+        self.ys = ys
+        self.n = len(xs)
+        self.last = xs[-1]
+        # Never below half the cheapest measured call: extrapolating a noisy
+        # first segment down to zero descriptors must not make calls free.
+        self.floor = 0.5 * min(ys)
+
+    def at(self, x: float, flat_beyond: bool) -> float:
+        ys = self.ys
+        if self.n == 1 or (flat_beyond and x >= self.last):
+            return ys[-1]
+        xs = self.xs
+        i = bisect.bisect_left(xs, x)
+        i = 1 if i < 1 else (self.n - 1 if i > self.n - 1 else i)
+        x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
+        y = y0 + (y1 - y0) * (x - x0) / (x1 - x0) if x1 != x0 else y1
+        return y if y > self.floor else self.floor
 
 
 @dataclass(frozen=True)
@@ -116,30 +134,32 @@ class CostModel:
     wakeup: float
     wakeup_latency: float
     source: str = "built-in"
-    #: Interpolations already made: a run asks for the same few points again and again.
-    _memo: dict[tuple[str, float], float] = field(default_factory=dict, init=False,
-                                                  repr=False, compare=False)
-    #: Derived once: each curve's x values, and what a sleeping epoll_wait costs
-    #: whatever it watches (the flat slept_epoll curve's median).
-    _xs: dict[str, list[float]] = field(init=False, repr=False, compare=False)
+    #: Derived once: each curve ready for lookups, the lookups already made
+    #: per curve (a run asks for the same few points again and again), and
+    #: what a sleeping epoll_wait costs whatever it watches (the flat
+    #: slept_epoll curve's median).
+    _segments: dict[str, _Segments] = field(init=False, repr=False, compare=False)
+    _memo: dict[str, dict[float, float]] = field(init=False, repr=False, compare=False)
     _slept_base: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_xs", {k: [p[0] for p in getattr(self, k)]
-                                         for k in CURVE_KEYS})
+        curves = {k: getattr(self, k) for k in CURVE_KEYS}
+        object.__setattr__(self, "_segments", {
+            k: _Segments([p[0] for p in c], [p[1] for p in c]) for k, c in curves.items()})
+        object.__setattr__(self, "_memo", {k: {} for k in CURVE_KEYS})
         object.__setattr__(self, "_slept_base",
                            statistics.median(y for _, y in self.slept_epoll))
 
     def _saturating(self, curve: str, x: float) -> float:
         """A curve that stays flat beyond its last point, at a continuous ``x``."""
-        return interpolate(getattr(self, curve), x, flat_beyond=True, xs=self._xs[curve])
+        return self._segments[curve].at(x, True)
 
     def at(self, curve: str, x: float) -> float:
         """The named curve at ``x`` (memoised)."""
-        key = (curve, x)
-        value = self._memo.get(key)
+        memo = self._memo[curve]
+        value = memo.get(x)
         if value is None:
-            value = self._memo[key] = interpolate(getattr(self, curve), x, xs=self._xs[curve])
+            value = memo[x] = self._segments[curve].at(x, False)
         return value
 
     # -- readiness calls -------------------------------------------------------

@@ -137,7 +137,7 @@ class EventPoll(File):
                 if (inout == EPOLLIN and epi.events & EPOLLIN) or \
                         (inout == EPOLLOUT and epi.events & EPOLLOUT) or not inout:
                     ewake = 1
-            self.wq.wake_up()
+            self.kernel.callbacks += self.wq.wake_up()
         if self.poll_wait.active():
             pwake = True
         if pwake:
@@ -150,7 +150,7 @@ class EventPoll(File):
         """``ep_poll_safewake``: wake whoever polls this epoll file, key EPOLLIN."""
         if self.kernel.tracing:
             self.kernel.trace(f"wake {self.name()} poll_wait with key IN")
-        self.poll_wait.wake_up(EPOLLIN)
+        self.kernel.callbacks += self.poll_wait.wake_up(EPOLLIN)
 
     def name(self) -> str:
         return self.kernel.name_of(self)
@@ -186,7 +186,7 @@ class EventPoll(File):
             epi.linked = True
             self.kernel.trace(f"ep_insert {data}: already ready ({format_mask(revents)}), queued")
             if self.wq.active():
-                self.wq.wake_up()
+                self.kernel.callbacks += self.wq.wake_up()
             if self.poll_wait.active():
                 pwake = True
         if pwake:
@@ -202,7 +202,7 @@ class EventPoll(File):
             epi.linked = True
             self.kernel.trace(f"ep_modify {data}: ready, queued")
             if self.wq.active():
-                self.wq.wake_up()
+                self.kernel.callbacks += self.wq.wake_up()
             if self.poll_wait.active():
                 pwake = True
         if pwake:
@@ -219,7 +219,7 @@ class EventPoll(File):
                 epi.linked = True
                 self.kernel.trace(f"textbook edge: {epi.data} became ready, queued")
                 if self.wq.active():
-                    self.wq.wake_up()
+                    self.kernel.callbacks += self.wq.wake_up()
                 if self.poll_wait.active():
                     self.ep_poll_safewake()
             epi.was_ready = ready
@@ -280,7 +280,7 @@ class EventPoll(File):
         """Linux: fs/eventpoll.c:ep_done_scan: the rest goes back to the head."""
         self.rdllist = txlist + self.rdllist
         if self.rdllist and self.wq.active():
-            self.wq.wake_up()
+            self.kernel.callbacks += self.wq.wake_up()
 
     def scan(self, pt: PollTable | None) -> int:
         """Linux: fs/eventpoll.c:__ep_eventpoll_poll."""

@@ -43,6 +43,11 @@ class Kernel:
         #: Keep the explanation. Workloads turn it off: formatting a line per
         #: wakeup is most of what a request costs the model.
         self.tracing = True
+        #: Wait-queue callbacks run (``ep_poll_callback``, ``pollwake``, the
+        #: autoremove wake function...): with system calls and timer expiries,
+        #: the events a workload run counts as the model's.
+        self.callbacks = 0
+        self._stream_truesize: dict[int, int] = {}
 
     # -- bookkeeping -----------------------------------------------------
 
@@ -66,13 +71,13 @@ class Kernel:
         if head.entries:
             if self.tracing:
                 self.trace(f"{why} -> wake {head.name} key {_key(key)}")
-            head.wake_up(key)
+            self.callbacks += head.wake_up(key)
 
     def wake_all(self, head: WaitQueueHead, key: int | None, why: str) -> None:
         if head.entries:
             if self.tracing:
                 self.trace(f"{why} -> wake all on {head.name} key {_key(key)}")
-            head.wake_up_all(key)
+            self.callbacks += head.wake_up_all(key)
 
     def after_syscall(self) -> None:
         """The textbook policy looks for readiness edges after every call."""
@@ -82,6 +87,20 @@ class Kernel:
             ep.textbook_edges()
             if not ep.items:
                 del self.epolls[ep.serial]
+
+    def stream_skb_truesize(self, size: int) -> int:
+        """truesize of one unix_stream_sendmsg skb of ``size`` bytes (memoised).
+
+        unix_stream_sendmsg puts what exceeds SKB_MAX_HEAD(0) in page
+        fragments (``data_len``, page aligned, at most ``size``).
+        """
+        truesize = self._stream_truesize.get(size)
+        if truesize is None:
+            profile = self.profile
+            data_len = min(size, profile.page_align(max(0, size - profile.skb_max_head)))
+            truesize = profile.skb_truesize(size - data_len, data_len)
+            self._stream_truesize[size] = truesize
+        return truesize
 
     # -- objects ---------------------------------------------------------
 

@@ -50,6 +50,24 @@ Proc = Generator[simpy.Event, Any, Any]
 EP_MAX_EVENTS = 0x7FFFFFFF // 12
 
 
+class _Wakeup(simpy.Event):
+    """What a sleeping task waits on.
+
+    A wakeup with the scheduler's delay succeeds it at once *for a later
+    time*: one SimPy event, scheduled as ``simpy.Timeout`` schedules itself,
+    rather than a timeout whose callback then succeeds a second event.
+    ``triggered`` is then true (the task is runnable, so a second wakeup
+    finds it running) while ``processed`` waits for the task to run.
+    """
+
+    def succeed_after(self, delay: float) -> None:
+        if self._value is not simpy.events.PENDING:
+            raise RuntimeError(f"{self} has already been triggered")
+        self._ok = True
+        self._value = None
+        self.env.schedule(self, simpy.events.NORMAL, delay)
+
+
 class Task:
     """A thread of the scenario that can sleep in the kernel."""
 
@@ -61,12 +79,14 @@ class Task:
         self.name = name
         self.trace = trace
         self.state = Task.RUNNING
-        self.event: simpy.Event | None = None
+        self.event: _Wakeup | None = None
         self.entries: list[tuple[WaitQueueHead, WaitQueueEntry]] = []
         #: Counters for workloads: times this task went to sleep and was woken,
         #: and wait-queue entries its poll and select calls hooked (``__pollwait``).
         self.sleeps = 0
         self.wakeups = 0
+        #: Sleeps a timer ended (``hrtimer_wakeup``), among the wakeups.
+        self.timer_ends = 0
         self.registered = 0
         #: Seconds from a wakeup to the task running again (the scheduler's
         #: delay), given the seconds it slept. Scenarios have none; workloads
@@ -88,13 +108,7 @@ class Task:
             # try_to_wake_up makes the task runnable at once (a second wakeup
             # finds it running); it runs when the scheduler gets to it.
             self.state = Task.RUNNING
-            event = self.event
-
-            def run(_: simpy.Event) -> None:
-                if not event.triggered:
-                    event.succeed()
-
-            self.env.timeout(self.wake_delay(self.last_asleep)).callbacks.append(run)
+            self.event.succeed_after(self.wake_delay(self.last_asleep))
             return 1
         self.event.succeed()
         return 1
@@ -103,28 +117,29 @@ class Task:
         """``schedule_hrtimeout_range``: True if woken, False if the deadline passed."""
         self.sleeps += 1
         self.state = Task.SLEEPING
-        self.event = self.env.event()
+        self.event = event = _Wakeup(self.env)
         self.slept_at = self.env.now
         try:
             if math.isinf(deadline):
-                yield self.event
+                yield event
                 return True
-            timer = self.env.timeout(max(0.0, deadline - self.env.now))
-            yield self.event | timer
-            if not self.event.triggered:
-                if self.state != Task.SLEEPING:
-                    # Woken before the deadline, still waiting to run (wake_delay):
-                    # it runs when the scheduler gets to it, as woken.
-                    yield self.event
-                    return True
+            timer = simpy.Timeout(self.env, max(0.0, deadline - self.env.now))
+            yield event | timer
+            if not event.triggered:
                 # The hrtimer ended the sleep: it wakes the task too
                 # (hrtimer_wakeup -> wake_up_process), with the same delay.
                 self.last_asleep = self.env.now - self.slept_at
                 self.wakeups += 1
+                self.timer_ends += 1
                 if self.wake_delay is not None:
                     self.state = Task.RUNNING
-                    yield self.env.timeout(self.wake_delay(self.last_asleep))
-            return bool(self.event.triggered)
+                    yield simpy.Timeout(self.env, self.wake_delay(self.last_asleep))
+                return False
+            if not event.processed and self.state != Task.SLEEPING:
+                # Woken before the deadline, still waiting to run (wake_delay):
+                # it runs when the scheduler gets to it, as woken.
+                yield event
+            return True
         finally:
             self.state = Task.RUNNING
 

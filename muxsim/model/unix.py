@@ -104,7 +104,7 @@ class UnixSock(Sock):
         owner.wmem -= skb.truesize
         owner.write_space(why, held=1)
 
-    def alloc_send_skb(self, header: int, data_len: int) -> int:
+    def alloc_send_skb(self, truesize: int) -> int:
         """``sock_alloc_send_pskb``: the checks, then the charge; returns truesize."""
         err = self.sock_error()
         if err:
@@ -113,7 +113,6 @@ class UnixSock(Sock):
             raise oserror(errno.EPIPE)
         if self.wmem >= self.sndbuf:
             raise oserror(errno.EAGAIN)
-        truesize = self.kernel.profile.skb_truesize(header, data_len)
         self.wmem += truesize
         return truesize
 
@@ -181,14 +180,14 @@ class UnixSock(Sock):
         if self.sk_shutdown & SEND_SHUTDOWN:
             raise oserror(errno.EPIPE)
         profile = self.kernel.profile
+        # The largest skb: half the send buffer less a little, at most a head
+        # of SKB_MAX_HEAD(0) plus UNIX_SKB_FRAGS_SZ of pages.
+        largest = min((self.sndbuf >> 1) - 64, profile.skb_max_head + profile.unix_skb_frags_sz)
         sent = 0
         while sent < n:
-            size = min(n - sent, (self.sndbuf >> 1) - 64,
-                       profile.skb_max_head + profile.unix_skb_frags_sz)
-            data_len = max(0, size - profile.skb_max_head)
-            data_len = min(size, profile.page_align(data_len))
+            size = min(n - sent, largest)
             try:
-                truesize = self.alloc_send_skb(size - data_len, data_len)
+                truesize = self.alloc_send_skb(self.kernel.stream_skb_truesize(size))
             except OSError:
                 if sent:
                     return sent
@@ -253,7 +252,7 @@ class UnixSock(Sock):
         if n > profile.skb_max_alloc:
             data_len = profile.page_align(min(n - profile.skb_max_alloc,
                                               profile.max_skb_frags * profile.page_size))
-        truesize = self.alloc_send_skb(n - data_len, data_len)
+        truesize = self.alloc_send_skb(profile.skb_truesize(n - data_len, data_len))
         skb = Skb(self, n, truesize)
         other = self.peer
         if other is None:

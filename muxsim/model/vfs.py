@@ -56,7 +56,14 @@ def poll_requested_events(pt: PollTable | None) -> int:
 
 def oserror(code: int) -> OSError:
     """The exception the real call raises: ``OSError(errno.EAGAIN, ...)`` and so on."""
-    return OSError(code, os.strerror(code))
+    message = _STRERROR.get(code)
+    if message is None:
+        message = _STRERROR[code] = os.strerror(code)
+    return OSError(code, message)
+
+
+#: ``strerror`` once per errno: EAGAIN is raised on every drained read.
+_STRERROR: dict[int, str] = {}
 
 
 class File:

@@ -87,11 +87,16 @@ class WaitQueueHead:
             self.entries.remove(entry)
             entry.head = None
 
-    def wake_up(self, key: int | None = None, nr_exclusive: int = 1) -> None:
-        """``__wake_up_common``: call callbacks in order, honouring exclusivity."""
+    def wake_up(self, key: int | None = None, nr_exclusive: int = 1) -> int:
+        """``__wake_up_common``: call callbacks in order, honouring exclusivity.
+
+        Returns how many callbacks ran (what a run counts as model events).
+        """
+        ran = 0
         for entry in list(self.entries):
             if entry.head is not self:
                 continue  # removed by an earlier callback in this walk
+            ran += 1
             ret = entry.func(entry, key)
             if ret < 0:
                 break
@@ -99,7 +104,8 @@ class WaitQueueHead:
                 nr_exclusive -= 1
                 if nr_exclusive == 0:
                     break
+        return ran
 
-    def wake_up_all(self, key: int | None = None) -> None:
+    def wake_up_all(self, key: int | None = None) -> int:
         """``wake_up_interruptible_all`` and friends: nr_exclusive = 0."""
-        self.wake_up(key, nr_exclusive=0)
+        return self.wake_up(key, nr_exclusive=0)

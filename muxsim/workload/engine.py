@@ -40,6 +40,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import simpy
+from simpy import Timeout
 
 from muxsim.model.bits import (
     EPOLLERR,
@@ -118,6 +119,7 @@ class Measures:
     stranded_bytes: int
     blocked_bytes: int
     events: int
+    model_events: int
     setup_wall_s: float
     run_wall_s: float
     stopped_early: str | None
@@ -215,6 +217,7 @@ class WorkloadRun:
         self.answered = 0
         self.accepts = 0
         self.connects = 0
+        self.client_syscalls = 0
         self.client_ready: set[int] = set()
         #: The clients' process sleeps in a readiness call of its own, and wakes
         #: as the server's threads do: after the scheduler's delay.
@@ -290,10 +293,12 @@ class WorkloadRun:
     # -- the server ----------------------------------------------------------------
 
     def _charge(self, th: _Thread, cost: float) -> simpy.Event:
+        env = self.env
         th.cpu += cost
-        th.busy_until = self.env.now + cost  # the part beyond the run's end is not spent
+        th.busy_until = env.now + cost  # the part beyond the run's end is not spent
         th.syscalls += 1
-        return self.env.timeout(cost)
+        # simpy.Timeout itself: env.timeout makes a bound method on every access.
+        return Timeout(env, cost)
 
     def _epoll_thread(self, th: _Thread) -> Proc:
         """``epoll_wait``, then serve each event; ctl MOD where the loop needs it."""
@@ -443,10 +448,10 @@ class WorkloadRun:
         j = 0
         while True:
             if clients.arrivals == "poisson":
-                yield self.env.timeout(rng.expovariate(total))
+                yield Timeout(self.env, rng.expovariate(total))
                 conn = self.active[rng.randrange(count)]
             else:
-                yield self.env.timeout(1.0 / total)
+                yield Timeout(self.env, 1.0 / total)
                 conn = self.active[j % count]
                 j += 1
             self.requests += 1
@@ -458,6 +463,7 @@ class WorkloadRun:
 
     def _client_send(self, conn: _Conn) -> None:
         while conn.backlog:
+            self.client_syscalls += 1
             try:
                 conn.backlog -= self.kernel.send(conn.cfd, conn.backlog)
             except OSError:
@@ -485,6 +491,7 @@ class WorkloadRun:
                 if conn.backlog:
                     self._client_send(conn)
                 while True:
+                    self.client_syscalls += 1
                     try:
                         got = k.recv(conn.cfd, 1 << 20)
                     except OSError:
@@ -514,6 +521,7 @@ class WorkloadRun:
             fd, _refused = k.connect("k", self.port)
             self.connects += 1
             k.close(fd)
+            self.client_syscalls += 2
 
     # -- running ---------------------------------------------------------------------
 
@@ -583,10 +591,19 @@ class WorkloadRun:
             stranded_bytes=stranded,
             blocked_bytes=sum(c.backlog for c in self.conns),
             events=self.env.events,
+            model_events=self.model_events(),
             setup_wall_s=self.setup_wall,
             run_wall_s=self.run_wall,
             stopped_early=self.stopped_early,
         )
+
+    def model_events(self) -> int:
+        """The kernel events the run simulated: every system call (the server's
+        and the clients'), every wait-queue callback run, every timer that
+        ended a sleep."""
+        tasks = [t.task for t in self.threads] + [self.client_task]
+        return (sum(t.syscalls for t in self.threads) + self.client_syscalls
+                + self.kernel.callbacks + sum(t.timer_ends for t in tasks))
 
     def _forgotten(self, conn: _Conn) -> bool:
         """No report will come: the ET item is off the ready list, or the one-shot is disarmed."""

@@ -37,7 +37,7 @@ from muxsim.workload.spec import (
     workload_to_dict,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True, slots=True)
