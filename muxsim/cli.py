@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 import traceback
@@ -453,6 +454,67 @@ def probe_command(out_path: str | None, as_json: bool, costs: bool) -> None:
             for line in log:
                 click.echo(line)
             click.echo(f"wrote {target}")
+        return EXIT_OK
+
+    _guarded(body)
+
+
+@main.command("compile")
+@click.option("--status", "only_status", is_flag=True,
+              help="only say whether the compiled model is built, current and in use")
+@click.option("--if-stale", is_flag=True,
+              help="build only if nothing current is built (what `make` runs)")
+@click.option("--remove", is_flag=True, help="delete the compiled model: the sources run")
+@click.option("--json", "as_json", is_flag=True, help="print the outcome as JSON")
+def compile_command(only_status: bool, if_stale: bool, remove: bool, as_json: bool) -> None:
+    """Compile the model's hot path with mypyc (about a minute; needs a C compiler).
+
+    The model and the workload engine are typed Python; mypyc turns the
+    same modules into C extensions, and a C10K run takes about half the
+    wall time (16 against 29 us per simulated request here). The build
+    goes to <venv>/muxsim-compiled (or $MUXSIM_COMPILED_DIR) with the
+    SHA-256 of every source it came from;
+    it is used only while every source still matches, so an edited model
+    always runs as written. MUXSIM_PURE=1 runs the sources regardless.
+
+    \b
+    Examples:
+      muxsim compile
+      muxsim compile --status
+      MUXSIM_PURE=1 muxsim explore models/scenarios/c10k.toml
+    """
+    from muxsim.model import compiled
+
+    def report(state: str, why: str, **extra: Any) -> None:
+        if as_json:
+            click.echo(json.dumps({"status": state, "detail": why,
+                                   "in_use": compiled.active(), **extra}, sort_keys=True))
+        else:
+            click.echo(f"{state}: {why}")
+
+    def body() -> int:
+        if remove:
+            gone = compiled.remove()
+            report("missing", f"removed {compiled.compiled_dir()}" if gone else "nothing built")
+            return EXIT_OK
+        state, why = compiled.status()
+        if only_status or (if_stale and state in ("fresh", "disabled")):
+            report(state, why)
+            return EXIT_OK
+
+        def progress(line: str) -> None:
+            if not as_json:
+                click.echo(line, err=True)
+
+        try:
+            built = compiled.build(progress=progress)
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            _fail(EXIT_MISMATCH, f"muxsim compile: {exc}\n  hint: mypyc needs a C compiler "
+                                 "and the Python headers (Debian: gcc, python3-dev) and mypy "
+                                 "(pip install 'muxsim[compile]'); the model runs as Python "
+                                 "without it")
+        state, why = compiled.status()
+        report(state, why, modules=built["modules"])
         return EXIT_OK
 
     _guarded(body)

@@ -235,10 +235,12 @@ def _clients(load: RealLoad, socks: list[socket.socket], control_pipe: io.FileIO
     t0 = int.from_bytes(go[1:], "little") / 1e9  # the server's start: the same clock
     schedule = arrivals(load.seed, load.arrivals, load.rate, k) if k else iter(())
     at, who = next(schedule, (math.inf, 0))
-    stop: int | None = None  # the response bytes the server sent, once it has stopped
-    while stop is None:
-        while at < load.duration and t0 + at <= (now := time.perf_counter()):
-            late += now - t0 - at
+
+    def send_due(until: float) -> None:
+        """Send each arrival due by ``until`` (seconds after the start)."""
+        nonlocal at, who, late, requests
+        while at < load.duration and at <= until:
+            late += max(0.0, time.perf_counter() - t0 - at)
             requests += 1
             sent_at[who].append(time.perf_counter_ns())
             if not load.response_size:
@@ -246,6 +248,10 @@ def _clients(load: RealLoad, socks: list[socket.socket], control_pipe: io.FileIO
             backlog[who] += load.request_size
             flush(who)
             at, who = next(schedule)
+
+    stop: int | None = None  # the response bytes the server sent, once it has stopped
+    while stop is None:
+        send_due(time.perf_counter() - t0)
         if time.perf_counter() > t0 + load.duration + _WAIT_S:
             raise TimeoutError(f"no stop signal from the server within {_WAIT_S} s of the end")
         wake = t0 + (at if at < load.duration else load.duration + _WAIT_S)
@@ -261,6 +267,9 @@ def _clients(load: RealLoad, socks: list[socket.socket], control_pipe: io.FileIO
                 flush(index[fd])
             if events & _READ:
                 read(index[fd])
+    # Arrivals due before the end that this process was too late to send (a
+    # busy machine) are sent now, unanswered: every arrival of the schedule is.
+    send_due(load.duration)
     for j in range(k):  # sending stops; the backlog stays unsent
         if want_out[j]:
             ep.modify(active[j].fileno(), _IN)

@@ -6,6 +6,10 @@ counterparts (:mod:`waitqueue`, :mod:`vfs`, :mod:`eventpoll`, :mod:`pipe`,
 (:mod:`tasks`). :mod:`runner` executes scenarios on it.
 """
 
-from muxsim.model.runner import SimKernel
+from muxsim.model.compiled import activate
+
+activate(__name__, __path__)  # the compiled hot path, if built from these very sources
+
+from muxsim.model.runner import SimKernel  # noqa: E402
 
 __all__ = ["SimKernel"]

@@ -45,7 +45,7 @@ import re
 import statistics
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -149,6 +149,10 @@ class CostModel:
         object.__setattr__(self, "_memo", {k: {} for k in CURVE_KEYS})
         object.__setattr__(self, "_slept_base",
                            statistics.median(y for _, y in self.slept_epoll))
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle the prices alone (explore's workers): the derived parts are rebuilt."""
+        return (CostModel, tuple(getattr(self, f.name) for f in fields(self) if f.init))
 
     def _saturating(self, curve: str, x: float) -> float:
         """A curve that stays flat beyond its last point, at a continuous ``x``."""

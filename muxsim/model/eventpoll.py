@@ -35,7 +35,7 @@ The facts, from the kernel source (Linux 6.x):
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from muxsim.lang.masks import format_mask
 from muxsim.model.bits import (
@@ -55,11 +55,11 @@ from muxsim.model.waitqueue import WaitQueueEntry, WaitQueueHead
 if TYPE_CHECKING:
     from muxsim.model.kernel import Kernel
 
-EP_PRIVATE_BITS = EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE
-EPOLLINOUT_BITS = EPOLLIN | EPOLLOUT
-EPOLLEXCLUSIVE_OK_BITS = EPOLLINOUT_BITS | EPOLLERR | EPOLLHUP | EPOLLWAKEUP | EPOLLET | \
+EP_PRIVATE_BITS: Final = EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE
+EPOLLINOUT_BITS: Final = EPOLLIN | EPOLLOUT
+EPOLLEXCLUSIVE_OK_BITS: Final = EPOLLINOUT_BITS | EPOLLERR | EPOLLHUP | EPOLLWAKEUP | EPOLLET | \
     EPOLLEXCLUSIVE
-EP_MAX_NESTS = 4
+EP_MAX_NESTS: Final = 4
 
 
 class EpItem:

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import errno
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from muxsim.model.bits import (
     EPOLLERR,
@@ -54,17 +54,17 @@ from muxsim.model.vfs import PollTable, oserror, poll_wait
 if TYPE_CHECKING:
     from muxsim.model.kernel import Kernel
 
-TCP_ESTABLISHED = 1
-TCP_SYN_SENT = 2
-TCP_SYN_RECV = 3
-TCP_FIN_WAIT1 = 4
-TCP_FIN_WAIT2 = 5
-TCP_TIME_WAIT = 6
-TCP_CLOSE = 7
-TCP_CLOSE_WAIT = 8
-TCP_LAST_ACK = 9
-TCP_LISTEN = 10
-TCP_CLOSING = 11
+TCP_ESTABLISHED: Final = 1
+TCP_SYN_SENT: Final = 2
+TCP_SYN_RECV: Final = 3
+TCP_FIN_WAIT1: Final = 4
+TCP_FIN_WAIT2: Final = 5
+TCP_TIME_WAIT: Final = 6
+TCP_CLOSE: Final = 7
+TCP_CLOSE_WAIT: Final = 8
+TCP_LAST_ACK: Final = 9
+TCP_LISTEN: Final = 10
+TCP_CLOSING: Final = 11
 
 
 class TcpSock(Sock):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import itertools
+from collections.abc import Callable
 from typing import Literal
 
 from muxsim.lang.masks import format_mask
@@ -47,6 +48,8 @@ class Kernel:
         #: autoremove wake function...): with system calls and timer expiries,
         #: the events a workload run counts as the model's.
         self.callbacks = 0
+        #: Where explanation lines go instead, if set (a workload stamps them).
+        self.on_trace: Callable[[str], None] | None = None
         self._stream_truesize: dict[int, int] = {}
 
     # -- bookkeeping -----------------------------------------------------
@@ -64,7 +67,10 @@ class Kernel:
 
     def trace(self, line: str) -> None:
         if self.tracing:
-            self.explanation.append(line)
+            if self.on_trace is not None:
+                self.on_trace(line)
+            else:
+                self.explanation.append(line)
 
     def wake(self, head: WaitQueueHead, key: int | None, why: str) -> None:
         """``wake_up_interruptible_poll`` and friends: one exclusive waiter."""

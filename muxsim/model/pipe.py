@@ -27,7 +27,7 @@ The facts (Linux 6.x):
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from muxsim.model.bits import EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDNORM, EPOLLWRNORM
 from muxsim.model.vfs import File, PollTable, oserror, poll_wait
@@ -36,8 +36,8 @@ from muxsim.model.waitqueue import WaitQueueHead
 if TYPE_CHECKING:
     from muxsim.model.kernel import Kernel
 
-KEY_IN = EPOLLIN | EPOLLRDNORM
-KEY_OUT = EPOLLOUT | EPOLLWRNORM
+KEY_IN: Final = EPOLLIN | EPOLLRDNORM
+KEY_OUT: Final = EPOLLOUT | EPOLLWRNORM
 
 
 class PipeBuffer:

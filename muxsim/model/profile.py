@@ -20,9 +20,10 @@ import platform
 import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import Final
 
 #: kmalloc's general caches (mm/slab_common.c: kmalloc_info), x86_64.
-KMALLOC_SIZES = (8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192)
+KMALLOC_SIZES: Final = (8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192)
 
 
 @dataclass(frozen=True)

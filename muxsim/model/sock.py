@@ -21,7 +21,7 @@ The facts:
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from muxsim.model.bits import (
     EPOLLERR,
@@ -39,16 +39,16 @@ from muxsim.model.waitqueue import WaitQueueHead
 if TYPE_CHECKING:
     from muxsim.model.kernel import Kernel
 
-RCV_SHUTDOWN = 1
-SEND_SHUTDOWN = 2
-SHUTDOWN_MASK = 3
+RCV_SHUTDOWN: Final = 1
+SEND_SHUTDOWN: Final = 2
+SHUTDOWN_MASK: Final = 3
 
-KEY_READABLE = EPOLLIN | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND
-KEY_WRITABLE = EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND
+KEY_READABLE: Final = EPOLLIN | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND
+KEY_WRITABLE: Final = EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND
 
 # include/net/tcp.h and include/net/sock.h on x86_64: the minimum buffers.
-SOCK_MIN_SNDBUF = 4608
-SOCK_MIN_RCVBUF = 2304
+SOCK_MIN_SNDBUF: Final = 4608
+SOCK_MIN_RCVBUF: Final = 2304
 
 
 class Sock(File):

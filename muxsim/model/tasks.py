@@ -17,7 +17,7 @@ from __future__ import annotations
 import errno
 import math
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import Any, Final
 
 import simpy
 
@@ -40,14 +40,14 @@ from muxsim.model.waitqueue import WaitQueueEntry, WaitQueueHead
 
 # fs/select.c: a descriptor closed under a sleeping select shows up in every set
 # it was asked for (EPOLLNVAL is in all three).
-POLLIN_SET = EPOLLRDNORM | EPOLLRDBAND | EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLNVAL
-POLLOUT_SET = EPOLLWRBAND | EPOLLWRNORM | EPOLLOUT | EPOLLERR | EPOLLNVAL
-POLLEX_SET = EPOLLPRI | EPOLLNVAL
+POLLIN_SET: Final = EPOLLRDNORM | EPOLLRDBAND | EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLNVAL
+POLLOUT_SET: Final = EPOLLWRBAND | EPOLLWRNORM | EPOLLOUT | EPOLLERR | EPOLLNVAL
+POLLEX_SET: Final = EPOLLPRI | EPOLLNVAL
 
 Proc = Generator[simpy.Event, Any, Any]
 
 #: INT_MAX / sizeof(struct epoll_event) on x86_64 (fs/eventpoll.c).
-EP_MAX_EVENTS = 0x7FFFFFFF // 12
+EP_MAX_EVENTS: Final = 0x7FFFFFFF // 12
 
 
 class _Wakeup(simpy.Event):
@@ -71,7 +71,8 @@ class _Wakeup(simpy.Event):
 class Task:
     """A thread of the scenario that can sleep in the kernel."""
 
-    RUNNING, SLEEPING = "running", "sleeping"
+    RUNNING: Final = "running"
+    SLEEPING: Final = "sleeping"
 
     def __init__(self, env: simpy.Environment, name: str,
                  trace: Callable[[str], None] | None = None) -> None:

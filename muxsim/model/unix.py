@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import errno
 from collections import deque
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from muxsim.model.bits import (
     EPOLLERR,
@@ -56,8 +56,8 @@ from muxsim.model.vfs import PollTable, oserror, poll_requested_events, poll_wai
 if TYPE_CHECKING:
     from muxsim.model.kernel import Kernel
 
-TCP_ESTABLISHED = 1
-TCP_CLOSE = 7
+TCP_ESTABLISHED: Final = 1
+TCP_CLOSE: Final = 7
 
 
 class Skb:

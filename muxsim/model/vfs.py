@@ -122,7 +122,8 @@ class FdTable:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.fds: dict[int, File] = {}
+        self.fds: list[File | None] = [None] * size
+        self.used = 0
         #: ``files->next_fd``: no number below it is free, so the search for the
         #: lowest free one starts there (fs/file.c:alloc_fd, __put_unused_fd).
         self.next_fd = 0
@@ -131,31 +132,34 @@ class FdTable:
         """``alloc_fd`` + ``fd_install``; EMFILE when the table is full."""
         fds = self.fds
         for fd in range(self.next_fd, self.size):
-            if fd not in fds:
+            if fds[fd] is None:
                 fds[fd] = get_file(file)
+                self.used += 1
                 self.next_fd = fd + 1
                 return fd
         raise oserror(errno.EMFILE)
 
     def need(self, count: int) -> None:
         """``get_unused_fd_flags`` twice, as socketpair(2) and pipe2(2) do: both or EMFILE."""
-        if self.size - len(self.fds) < count:
+        if self.size - self.used < count:
             raise oserror(errno.EMFILE)
 
     def fget(self, fd: int) -> File:
-        file = self.fds.get(fd) if fd >= 0 else None
+        file = self.fds[fd] if 0 <= fd < self.size else None
         if file is None:
             raise oserror(errno.EBADF)
         return file
 
     def lookup(self, fd: int) -> File | None:
-        return self.fds.get(fd) if fd >= 0 else None
+        return self.fds[fd] if 0 <= fd < self.size else None
 
     def close(self, fd: int) -> None:
         """``close_fd``: unhook the number, then drop its reference."""
-        file = self.fds.pop(fd, None) if fd >= 0 else None
+        file = self.lookup(fd)
         if file is None:
             raise oserror(errno.EBADF)
+        self.fds[fd] = None
+        self.used -= 1
         if fd < self.next_fd:
             self.next_fd = fd
         fput(file)

@@ -37,7 +37,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, Final
 
 import simpy
 from simpy import Timeout
@@ -62,10 +62,13 @@ from muxsim.model.waitqueue import WaitQueueEntry
 from muxsim.workload.spec import Workload
 
 Proc = Generator[simpy.Event, Any, None]
-POLLIN, POLLOUT = EPOLLIN, EPOLLOUT
-READ_EVENTS = EPOLLIN | EPOLLHUP | EPOLLERR
+POLLIN: Final = EPOLLIN
+POLLOUT: Final = EPOLLOUT
+READ_EVENTS: Final = EPOLLIN | EPOLLHUP | EPOLLERR
+#: What one client recv asks for.
+CLIENT_READ: Final = 1 << 20
 #: A run processes at most this many SimPy events unless told otherwise.
-DEFAULT_EVENT_BUDGET = 30_000_000
+DEFAULT_EVENT_BUDGET: Final = 30_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,9 +130,16 @@ class Measures:
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle by the constructor (explore's workers; compiled, the default cannot)."""
+        return (Measures, tuple(getattr(self, f.name) for f in fields(self)))
+
 
 class _BudgetExceeded(Exception):
     pass
+
+
+_simpy_step = simpy.Environment.step
 
 
 class CountingEnvironment(simpy.Environment):
@@ -144,7 +154,7 @@ class CountingEnvironment(simpy.Environment):
         self.events += 1
         if self.events > self.budget:
             raise _BudgetExceeded
-        super().step()
+        _simpy_step(self)  # not super().step(): this runs once per event
 
 
 class _Conn:
@@ -168,8 +178,8 @@ class _Conn:
 
 
 class _Thread:
-    __slots__ = ("busy_until", "conns", "cpu", "epfd", "fds_dirty", "in_hand", "index",
-                 "pollfds", "readiness", "readiness_cpu", "syscalls", "task")
+    __slots__ = ("busy_until", "conns", "cpu", "epfd", "fds_dirty", "index", "pollfds",
+                 "readiness", "readiness_cpu", "report", "served", "syscalls", "task")
 
     def __init__(self, index: int, task: Task) -> None:
         self.index = index
@@ -183,7 +193,11 @@ class _Thread:
         self.readiness_cpu = 0.0
         self.pollfds: list[tuple[int, int]] = []
         self.fds_dirty = True
-        self.in_hand: set[int] = set()
+        #: The last readiness report (epoll data, or descriptor numbers as text,
+        #: with their events) and how many of its entries are served: the rest
+        #: are in hand, not forgotten.
+        self.report: list[tuple[str, int]] = []
+        self.served = 0
 
 
 class WorkloadRun:
@@ -207,9 +221,15 @@ class WorkloadRun:
         #: each line stamped with its virtual time.
         self.explanation: list[str] = []
         self.transport = clients.transport
+        # What the per-request paths read, as plain attributes.
+        self.read_size = server.read_size
+        self.drain = server.drain
+        self.request_size = clients.request_size
+        self.response_size = clients.response_size
         self.threads: list[_Thread] = []
         self.conns: list[_Conn] = []
         self.by_sfd: dict[int, _Conn] = {}
+        self.by_data: dict[str, _Conn] = {}  # epoll_data: the connection's index, as text
         self.lfd = -1
         self.port = 0
         self.latencies: list[float] = []
@@ -265,6 +285,7 @@ class WorkloadRun:
             conn = _Conn(i, cfd, sfd, k.fdt.fget(sfd), thread)
             self.conns.append(conn)
             self.by_sfd[sfd] = conn
+            self.by_data[str(i)] = conn
             self.threads[thread].conns.append(conn)
             if epoll_loop:
                 k.epoll_ctl(self.threads[thread].epfd, "add", sfd, flags, str(i))
@@ -286,7 +307,7 @@ class WorkloadRun:
         if clients.connect_rate > 0:
             self.env.process(self._connector())
         if self.explain > 0:
-            self.kernel.explanation = _Stamped(self, self.explain)
+            self.kernel.on_trace = self._explain_line
             self.kernel.tracing = True
         self.setup_wall = time.perf_counter() - began
 
@@ -305,6 +326,7 @@ class WorkloadRun:
         w, k, costs = self.w, self.kernel, self.costs
         timeout = math.inf if w.server.timeout < 0 else w.server.timeout
         task = th.task
+        oneshot = w.server.loop == "epoll-oneshot"
         while True:
             sleeps = task.sleeps
             events = yield from ep_poll(k, task, th.epfd, w.server.maxevents, timeout)
@@ -314,19 +336,20 @@ class WorkloadRun:
             if k.tracing:
                 k.trace(f"server{th.index}: epoll_wait returns {len(events)} event(s), "
                         f"charged {cost * 1e6:.2f} us")
-            th.in_hand = {int(d) for d, _ in events if d != "L"}
+            th.report, th.served = events, 0
             yield self._charge(th, cost)
             for data, revents in events:
                 if data == "L":
                     yield from self._accept(th)
-                    if w.server.loop == "epoll-oneshot":  # re-arm the listener
+                    if oneshot:  # re-arm the listener
                         k.epoll_ctl(th.epfd, "mod", self.lfd, EPOLLIN | EPOLLONESHOT, "L")
                         yield self._charge(th, costs.epoll_ctl_mod)
-                    continue
-                conn = self.conns[int(data)]
-                yield from self._serve(th, conn, revents)
-                yield from self._rearm(th, conn)
-                th.in_hand.discard(conn.index)
+                else:
+                    conn = self.by_data[data]
+                    yield from self._serve(th, conn, revents)
+                    if oneshot or (conn.out > 0) != conn.want_out:
+                        yield from self._rearm(th, conn)
+                th.served += 1
 
     def _rearm(self, th: _Thread, conn: _Conn) -> Proc:
         """Ask for EPOLLOUT while a response is unsent; re-arm a one-shot interest."""
@@ -371,27 +394,28 @@ class WorkloadRun:
                                         task.registered - registered, _asleep(task, sleeps))
             th.readiness += 1
             th.readiness_cpu += cost
-            th.in_hand = {self.by_sfd[fd].index for fd, _ in ready if fd in self.by_sfd}
+            th.report, th.served = [(str(fd), m) for fd, m in ready], 0
             yield self._charge(th, cost)
             for fd, revents in ready:
                 if fd == self.lfd:
                     yield from self._accept(th)
-                    continue
-                conn = self.by_sfd[fd]
-                had_out = conn.out > 0
-                yield from self._serve(th, conn, revents)
-                if (conn.out > 0) != had_out:
-                    th.fds_dirty = True
-                th.in_hand.discard(conn.index)
+                else:
+                    conn = self.by_sfd[fd]
+                    had_out = conn.out > 0
+                    yield from self._serve(th, conn, revents)
+                    if (conn.out > 0) != had_out:
+                        th.fds_dirty = True
+                th.served += 1
 
     def _serve(self, th: _Thread, conn: _Conn, revents: int) -> Proc:
         """Read what the report says is there, answer whole requests, send."""
         k, costs, transport = self.kernel, self.costs, self.transport
-        server, clients = self.w.server, self.w.clients
+        read_size, request_size = self.read_size, self.request_size
+        response_size = self.response_size
         if revents & READ_EVENTS:
             while True:
                 try:
-                    got = k.recv(conn.sfd, server.read_size)
+                    got = k.recv(conn.sfd, read_size)
                 except OSError as exc:
                     yield self._charge(th, costs.recv(transport, 1))
                     if isinstance(exc, BlockingIOError):
@@ -401,13 +425,13 @@ class WorkloadRun:
                 if got == 0:
                     break
                 conn.inbuf += got
-                whole, conn.inbuf = divmod(conn.inbuf, clients.request_size)
+                whole, conn.inbuf = divmod(conn.inbuf, request_size)
                 if whole:
-                    if clients.response_size:
-                        conn.out += whole * clients.response_size
+                    if response_size:
+                        conn.out += whole * response_size
                     else:
                         self._answered(conn, whole)
-                if not server.drain:
+                if not self.drain:
                     break
         if conn.out and (revents & (EPOLLOUT | READ_EVENTS)):
             while conn.out:
@@ -446,19 +470,22 @@ class WorkloadRun:
         total = clients.rate * len(self.active)
         count = len(self.active)
         j = 0
+        poisson = clients.arrivals == "poisson"
+        size = clients.request_size
+        env, active = self.env, self.active
         while True:
-            if clients.arrivals == "poisson":
-                yield Timeout(self.env, rng.expovariate(total))
-                conn = self.active[rng.randrange(count)]
+            if poisson:
+                yield Timeout(env, rng.expovariate(total))
+                conn = active[rng.randrange(count)]
             else:
-                yield Timeout(self.env, 1.0 / total)
-                conn = self.active[j % count]
+                yield Timeout(env, 1.0 / total)
+                conn = active[j % count]
                 j += 1
             self.requests += 1
             if self.kernel.tracing:
-                self.kernel.trace(f"client c{conn.index} sends {clients.request_size} bytes")
-            conn.sent_at.append(self.env.now)
-            conn.backlog += clients.request_size
+                self.kernel.trace(f"client c{conn.index} sends {size} bytes")
+            conn.sent_at.append(env.now)
+            conn.backlog += size
             self._client_send(conn)
 
     def _client_send(self, conn: _Conn) -> None:
@@ -493,15 +520,15 @@ class WorkloadRun:
                 while True:
                     self.client_syscalls += 1
                     try:
-                        got = k.recv(conn.cfd, 1 << 20)
+                        got = k.recv(conn.cfd, CLIENT_READ)
                     except OSError:
-                        break
-                    if got == 0:
                         break
                     if clients.response_size:
                         conn.resp_got += got
                         whole, conn.resp_got = divmod(conn.resp_got, clients.response_size)
                         self._answered(conn, whole)
+                    if got < CLIENT_READ:
+                        break  # a short read of a stream socket: drained (or EOF)
             yield from self.client_task.sleep(math.inf)
 
     def _answered(self, conn: _Conn, whole: int) -> None:
@@ -557,7 +584,7 @@ class WorkloadRun:
         ops = self.answered + self.accepts
         lat = sorted(self.latencies)
         unread = stranded = 0
-        in_hand = set().union(*(t.in_hand for t in threads)) if threads else set()
+        in_hand = {self._reported(t, data) for t in threads for data, _ in t.report[t.served:]}
         edge = self.w.server.loop in ("epoll-et", "epoll-oneshot")
         for conn in self.conns:
             left = _unread(conn.sock)
@@ -597,6 +624,12 @@ class WorkloadRun:
             stopped_early=self.stopped_early,
         )
 
+    def _explain_line(self, line: str) -> None:
+        """An explanation line, stamped with virtual time; tracing stops at ``explain`` lines."""
+        self.explanation.append(f"{self.env.now * 1e6:12.3f} us  {line}")
+        if len(self.explanation) >= self.explain:
+            self.kernel.tracing = False
+
     def model_events(self) -> int:
         """The kernel events the run simulated: every system call (the server's
         and the clients'), every wait-queue callback run, every timer that
@@ -604,6 +637,11 @@ class WorkloadRun:
         tasks = [t.task for t in self.threads] + [self.client_task]
         return (sum(t.syscalls for t in self.threads) + self.client_syscalls
                 + self.kernel.callbacks + sum(t.timer_ends for t in tasks))
+
+    def _reported(self, th: _Thread, data: str) -> int:
+        """The connection index a report entry names (-1 for the listener)."""
+        conn = self.by_data.get(data) if th.epfd >= 0 else self.by_sfd.get(int(data))
+        return -1 if conn is None else conn.index
 
     def _forgotten(self, conn: _Conn) -> bool:
         """No report will come: the ET item is off the ready list, or the one-shot is disarmed."""
@@ -613,22 +651,6 @@ class WorkloadRun:
         if epi is None:
             return True
         return not epi.linked or not (epi.events & ~EP_PRIVATE_BITS)
-
-
-class _Stamped(list[str]):
-    """The kernel's explanation, stamped with virtual time; tracing stops at ``limit`` lines."""
-
-    def __init__(self, run: WorkloadRun, limit: int) -> None:
-        super().__init__()
-        self.run = run
-        self.limit = limit
-
-    def append(self, line: str) -> None:
-        stamped = f"{self.run.env.now * 1e6:12.3f} us  {line}"
-        super().append(stamped)
-        self.run.explanation.append(stamped)
-        if len(self) >= self.limit:
-            self.run.kernel.tracing = False
 
 
 def _asleep(task: Task, sleeps_before: int) -> float | None:

@@ -4,9 +4,11 @@
   readiness call is within 25% of the call measured on the real kernel, for
   poll and epoll at 10 to 9,000 descriptors and select up to 1,000, at sizes
   *between* the calibration points.
-* **Model speed** (group "model throughput"): the model processes SimPy
-  events, running the C10K workload, at least half as fast as raw SimPy runs
-  a trivial process.
+* **Model speed** (group "model throughput"): running the C10K workload, the
+  model simulates kernel events (system calls, wait-queue callbacks, timer
+  expiries) at least half as fast as raw SimPy runs a trivial process's
+  events. SimPy's own events per second in the model run are reported
+  beside it.
 * **Scale** (group "model scaling"): C100K simulates one virtual second in
   under 60 s of wall time, and the model's epoll_wait with 100,000 idle
   interests costs at most 1.5 times what it costs with 100.
@@ -120,34 +122,52 @@ def test_model_predicts_readiness_call_cost(benchmark: BenchmarkFixture) -> None
 
 @pytest.mark.benchmark(group="model throughput")
 def test_model_events_per_second_against_raw_simpy(benchmark: BenchmarkFixture) -> None:
+    """Model events are what the model simulates: system calls, wait-queue callbacks
+    and timer expiries (Measures.model_events). Raw SimPy and the model take turns,
+    five rounds of each, and each keeps its best: a neighbour's burst on this
+    shared machine then slows one round, not the ratio."""
+    from muxsim.model.compiled import active
+
     workload = load_workload(str(SCENARIOS / "c10k.toml"))
-    if benchmark.disabled:
-        workload = replace_key(workload, "workload.duration", 0.05)
+    quick = benchmark.disabled
+    workload = replace_key(workload, "workload.duration", 0.05 if quick else 2.0)
+    if quick:
         workload = replace_key(workload, "clients.connections", 1000)
-    result: dict[str, float] = {}
+    best: dict[str, float] = {}
 
-    def run() -> None:
-        m = run_workload(workload)
-        rate = m.events / m.run_wall_s
-        result["model"] = max(result.get("model", 0.0), rate)
-        result["events"] = m.events
-        per_request = m.run_wall_s / max(m.requests, 1)
-        result["request_s"] = min(result.get("request_s", per_request), per_request)
-        result["events_per_request"] = m.events / max(m.requests, 1)
+    def keep(key: str, value: float) -> None:
+        best[key] = min(best.get(key, value), value)
 
-    benchmark.pedantic(run, rounds=1 if benchmark.disabled else 3, iterations=1)  # type: ignore[no-untyped-call]
-    assert result["events"] > 0
-    if benchmark.disabled:
-        return
-    raw = 1.0 / raw_simpy_event_seconds()
-    ratio = result["model"] / raw
-    benchmark.extra_info.update(model_events_per_s=result["model"], simpy_events_per_s=raw,
-                                ratio=ratio, wall_us_per_request=result["request_s"] * 1e6,
-                                events_per_request=result["events_per_request"])
-    print(f"\nmodel {result['model']:,.0f} events/s, raw SimPy {raw:,.0f} events/s: "
-          f"ratio {ratio:.2f} (bar {SPEED_BAR}); {result['request_s'] * 1e6:.1f} us of wall "
-          f"time and {result['events_per_request']:.1f} events per simulated request")
-    assert ratio >= SPEED_BAR
+    def rounds() -> None:
+        for _ in range(1 if quick else 5):
+            keep("raw_event_s", raw_simpy_event_seconds(20000 if quick else 150_000, 1))
+            m = run_workload(workload)
+            keep("model_event_s", m.run_wall_s / m.model_events)
+            keep("simpy_event_s", m.run_wall_s / m.events)
+            keep("request_s", m.run_wall_s / max(m.requests, 1))
+            best["model_events_per_request"] = m.model_events / max(m.requests, 1)
+            best["simpy_events_per_request"] = m.events / max(m.requests, 1)
+
+    benchmark.pedantic(rounds, rounds=1, iterations=1)  # type: ignore[no-untyped-call]
+    assert best["model_event_s"] > 0 and best["model_events_per_request"] > 5
+    ratio = best["raw_event_s"] / best["model_event_s"]
+    simpy_ratio = best["raw_event_s"] / best["simpy_event_s"]
+    benchmark.extra_info.update(
+        compiled=active(), model_events_per_s=1 / best["model_event_s"],
+        simpy_events_per_s_in_model=1 / best["simpy_event_s"],
+        raw_simpy_events_per_s=1 / best["raw_event_s"], ratio=ratio,
+        simpy_event_ratio=simpy_ratio, wall_us_per_request=best["request_s"] * 1e6,
+        model_events_per_request=best["model_events_per_request"],
+        simpy_events_per_request=best["simpy_events_per_request"])
+    print(f"\nmodel ({'compiled' if active() else 'sources'}): "
+          f"{1 / best['model_event_s']:,.0f} model events/s against raw SimPy's "
+          f"{1 / best['raw_event_s']:,.0f} events/s: ratio {ratio:.2f} (bar {SPEED_BAR}); "
+          f"{best['request_s'] * 1e6:.1f} us of wall time, "
+          f"{best['model_events_per_request']:.1f} model events and "
+          f"{best['simpy_events_per_request']:.1f} SimPy events per simulated request "
+          f"(SimPy events/s against raw: {simpy_ratio:.2f})")
+    if not quick:
+        assert ratio >= SPEED_BAR
 
 
 # -- scale --------------------------------------------------------------------------------
