@@ -39,11 +39,11 @@ descriptors they scan and whether they sleep is decided by the model
 
 from __future__ import annotations
 
-import bisect
 import math
 import re
 import statistics
 import tomllib
+from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -93,7 +93,7 @@ class _Segments:
         if self.n == 1 or (flat_beyond and x >= self.last):
             return ys[-1]
         xs = self.xs
-        i = bisect.bisect_left(xs, x)
+        i = bisect_left(xs, x)
         i = 1 if i < 1 else (self.n - 1 if i > self.n - 1 else i)
         x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
         y = y0 + (y1 - y0) * (x - x0) / (x1 - x0) if x1 != x0 else y1

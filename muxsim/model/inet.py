@@ -360,7 +360,7 @@ class TcpSock(Sock):
             return 0
         if self.state == TCP_CLOSE:
             raise oserror(errno.ENOTCONN)
-        raise oserror(errno.EAGAIN)
+        return -errno.EAGAIN
 
     def shutdown(self, how: int) -> None:
         """Linux: net/ipv4/af_inet.c:inet_shutdown + net/ipv4/tcp.c:tcp_shutdown."""
@@ -460,7 +460,7 @@ class InetDgram(Sock):
         err = self.sock_error()
         if err:
             raise oserror(err)
-        raise oserror(errno.EAGAIN)
+        return -errno.EAGAIN
 
     def shutdown(self, how: int) -> None:
         """Linux: net/ipv4/af_inet.c:inet_shutdown on a CLOSED socket."""

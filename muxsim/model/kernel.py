@@ -205,7 +205,21 @@ class Kernel:
         return self.fdt.fget(fd).write(n)
 
     def recv(self, fd: int, n: int) -> int:
-        return self.fdt.fget(fd).read(n)
+        got = self.fdt.fget(fd).read(n)
+        if got < 0:
+            raise oserror(-got)
+        return got
+
+    def recv_errno(self, fd: int, n: int) -> int:
+        """``recv`` as the system call returns it: the bytes, or a negative errno.
+
+        The workload engine reads until EAGAIN on every request; this spares
+        it an exception per drained read (what the C library spares a C server).
+        """
+        try:
+            return self.fdt.fget(fd).read(n)
+        except OSError as exc:
+            return -(exc.errno or errno.EIO)
 
     def shutdown(self, fd: int, how: int) -> None:
         file = self.fdt.fget(fd)

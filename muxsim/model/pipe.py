@@ -176,7 +176,7 @@ class PipeEnd(File):
             if not total:
                 break
         if not ret and pipe.writers:
-            raise oserror(errno.EAGAIN)
+            return -errno.EAGAIN
         if was_full:
             self.kernel.wake(pipe.wr_wait, KEY_OUT, f"{self.kernel.name_of(self)} read")
         return ret

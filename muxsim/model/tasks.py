@@ -60,12 +60,17 @@ class _Wakeup(simpy.Event):
     finds it running) while ``processed`` waits for the task to run.
     """
 
-    def succeed_after(self, delay: float) -> None:
-        if self._value is not simpy.events.PENDING:
-            raise RuntimeError(f"{self} has already been triggered")
+    def succeed_after(self, delay: float,
+                      schedule: Callable[[simpy.Event, simpy.events.EventPriority, float],
+                                         None]) -> None:
+        """Succeed ``delay`` seconds from now (the caller wakes a task only once);
+        ``schedule`` is the environment's, bound once by the caller."""
         self._ok = True
         self._value = None
-        self.env.schedule(self, simpy.events.NORMAL, delay)
+        schedule(self, _NORMAL, delay)
+
+
+_NORMAL = simpy.events.NORMAL
 
 
 class Task:
@@ -81,6 +86,8 @@ class Task:
         self.trace = trace
         self.state = Task.RUNNING
         self.event: _Wakeup | None = None
+        #: A wakeup came for the present sleep (its event is triggered).
+        self.woken = False
         self.entries: list[tuple[WaitQueueHead, WaitQueueEntry]] = []
         #: Counters for workloads: times this task went to sleep and was woken,
         #: and wait-queue entries its poll and select calls hooked (``__pollwait``).
@@ -93,14 +100,17 @@ class Task:
         #: delay), given the seconds it slept. Scenarios have none; workloads
         #: use the measured latency.
         self.wake_delay: Callable[[float], float] | None = None
+        self._schedule = env.schedule  # bound once: a wakeup is the hottest path
         self.slept_at = 0.0
         #: Seconds the last sleep lasted, up to the wakeup or the timeout.
         self.last_asleep = 0.0
 
     def try_to_wake_up(self) -> int:
         """``default_wake_function``: 1 if this woke a sleeping task, else 0."""
-        if self.state != Task.SLEEPING or self.event is None or self.event.triggered:
+        event = self.event
+        if self.state != Task.SLEEPING or self.woken or event is None:
             return 0
+        self.woken = True
         if self.trace is not None:
             self.trace(f"{self.name} woken")
         self.wakeups += 1
@@ -109,9 +119,9 @@ class Task:
             # try_to_wake_up makes the task runnable at once (a second wakeup
             # finds it running); it runs when the scheduler gets to it.
             self.state = Task.RUNNING
-            self.event.succeed_after(self.wake_delay(self.last_asleep))
+            event.succeed_after(self.wake_delay(self.last_asleep), self._schedule)
             return 1
-        self.event.succeed()
+        event.succeed()
         return 1
 
     def sleep(self, deadline: float) -> Generator[simpy.Event, Any, bool]:
@@ -119,6 +129,7 @@ class Task:
         self.sleeps += 1
         self.state = Task.SLEEPING
         self.event = event = _Wakeup(self.env)
+        self.woken = False
         self.slept_at = self.env.now
         try:
             if math.isinf(deadline):
@@ -126,7 +137,7 @@ class Task:
                 return True
             timer = simpy.Timeout(self.env, max(0.0, deadline - self.env.now))
             yield event | timer
-            if not event.triggered:
+            if not self.woken:
                 # The hrtimer ended the sleep: it wakes the task too
                 # (hrtimer_wakeup -> wake_up_process), with the same delay.
                 self.last_asleep = self.env.now - self.slept_at

@@ -223,7 +223,7 @@ class UnixSock(Sock):
                     break
                 if copied:
                     break
-                raise oserror(errno.EAGAIN)
+                return -errno.EAGAIN
             skb = self.rcvq[0]
             chunk = min(skb.len - skb.consumed, size)
             skb.consumed += chunk
@@ -285,7 +285,7 @@ class UnixSock(Sock):
         if err:
             raise oserror(err)
         if not self.rcvq:
-            raise oserror(errno.EAGAIN)
+            return -errno.EAGAIN
         skb = self.rcvq.popleft()
         self.free_skb(skb, f"recv {self.label()}")
         return min(n, skb.len)

@@ -98,6 +98,10 @@ class File:
         raise oserror(errno.EINVAL)
 
     def read(self, n: int) -> int:
+        """Bytes read, or ``-EAGAIN`` when there is nothing to read yet: a file's
+        read returns what the kernel's ``->read_iter`` and ``->recvmsg`` return,
+        and the system call (:meth:`Kernel.recv`) turns it into the error.
+        Other errors are raised."""
         raise oserror(errno.EINVAL)
 
 

@@ -30,6 +30,7 @@ event budget.
 
 from __future__ import annotations
 
+import errno
 import gc
 import math
 import random
@@ -314,12 +315,17 @@ class WorkloadRun:
     # -- the server ----------------------------------------------------------------
 
     def _charge(self, th: _Thread, cost: float) -> simpy.Event:
-        env = self.env
+        """Spend ``cost`` of the thread's CPU; the event that ends when it is spent.
+
+        ``busy_until`` follows the thread's clock from its last readiness call
+        (set there), adding each charge as SimPy adds the timeout's delay, so
+        it equals SimPy's own time without asking for it on every call.
+        """
         th.cpu += cost
-        th.busy_until = env.now + cost  # the part beyond the run's end is not spent
+        th.busy_until += cost  # the part beyond the run's end is not spent
         th.syscalls += 1
         # simpy.Timeout itself: env.timeout makes a bound method on every access.
-        return Timeout(env, cost)
+        return Timeout(self.env, cost)
 
     def _epoll_thread(self, th: _Thread) -> Proc:
         """``epoll_wait``, then serve each event; ctl MOD where the loop needs it."""
@@ -330,6 +336,7 @@ class WorkloadRun:
         while True:
             sleeps = task.sleeps
             events = yield from ep_poll(k, task, th.epfd, w.server.maxevents, timeout)
+            th.busy_until = self.env.now
             cost = costs.epoll_wait_call(len(events), _asleep(task, sleeps))
             th.readiness += 1
             th.readiness_cpu += cost
@@ -390,6 +397,7 @@ class WorkloadRun:
                 masks = yield from do_poll(k, task, fds, timeout)
                 ready = [(fd, m) for (fd, _), m in zip(fds, masks, strict=True) if m]
                 found = len(ready)
+            th.busy_until = self.env.now
             cost = costs.readiness_call(w.server.loop, len(fds), found,
                                         task.registered - registered, _asleep(task, sleeps))
             th.readiness += 1
@@ -414,11 +422,10 @@ class WorkloadRun:
         response_size = self.response_size
         if revents & READ_EVENTS:
             while True:
-                try:
-                    got = k.recv(conn.sfd, read_size)
-                except OSError as exc:
+                got = k.recv_errno(conn.sfd, read_size)
+                if got < 0:
                     yield self._charge(th, costs.recv(transport, 1))
-                    if isinstance(exc, BlockingIOError):
+                    if got == -errno.EAGAIN:
                         break  # drained
                     return
                 yield self._charge(th, costs.recv(transport, got))
@@ -473,18 +480,21 @@ class WorkloadRun:
         poisson = clients.arrivals == "poisson"
         size = clients.request_size
         env, active = self.env, self.active
+        now = env.now  # kept by adding the gaps, as SimPy adds a timeout's delay
+        expovariate, randrange = rng.expovariate, rng.randrange
         while True:
+            gap = expovariate(total) if poisson else 1.0 / total
+            yield Timeout(env, gap)
+            now += gap
             if poisson:
-                yield Timeout(env, rng.expovariate(total))
-                conn = active[rng.randrange(count)]
+                conn = active[randrange(count)]
             else:
-                yield Timeout(env, 1.0 / total)
                 conn = active[j % count]
                 j += 1
             self.requests += 1
             if self.kernel.tracing:
                 self.kernel.trace(f"client c{conn.index} sends {size} bytes")
-            conn.sent_at.append(env.now)
+            conn.sent_at.append(now)
             conn.backlog += size
             self._client_send(conn)
 
@@ -519,9 +529,8 @@ class WorkloadRun:
                     self._client_send(conn)
                 while True:
                     self.client_syscalls += 1
-                    try:
-                        got = k.recv(conn.cfd, CLIENT_READ)
-                    except OSError:
+                    got = k.recv_errno(conn.cfd, CLIENT_READ)
+                    if got < 0:
                         break
                     if clients.response_size:
                         conn.resp_got += got
