@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,7 @@ def test_event_budget_stops_a_run_and_says_where() -> None:
     w = workload(server={"loop": "epoll-lt", "timeout": 0.0},
                  clients={"connections": 10, "active": 0.5})
     m = run_workload(w, built_in_costs(), budget=5000)
-    assert m.stopped_early is not None and "5,000 events" in m.stopped_early
+    assert m.stopped_early is not None and "5,000 server system calls" in m.stopped_early
     assert 0 < m.duration < 0.2
 
 
@@ -450,3 +451,16 @@ def test_left_out_pairs_and_repeated_values_in_the_results(tmp_path: Path) -> No
     assert [(p["value"], p["series"]) for p in doc["points"]] == [
         (500, "select"), (500, "poll"), (2000, "poll")]
     assert len(doc["left_out"]) == 1 and "FD_SETSIZE" in doc["left_out"][0]
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 100, 1000, 4097])
+def test_arrival_draws_are_random_randoms(count: int) -> None:
+    """The engine's draws and random.Random's (what the real clients use) agree
+    value for value, interleaved as the clients draw them."""
+    from muxsim.workload.engine import Arrivals
+
+    ours, theirs = random.Random(7), random.Random(7)
+    draws = Arrivals(ours, 123.5, count)
+    for _ in range(3000):
+        assert draws.gap() == theirs.expovariate(123.5)
+        assert draws.index() == theirs.randrange(count)

@@ -17,7 +17,7 @@ import click
 
 from muxsim.files import write_atomic
 from muxsim.model.costs import CostModel, load_costs
-from muxsim.workload.engine import DEFAULT_EVENT_BUDGET, METRICS, WorkloadRun
+from muxsim.workload.engine import DEFAULT_CALL_BUDGET, METRICS, WorkloadRun
 from muxsim.workload.explore import (
     Row,
     check_out_dir,
@@ -57,8 +57,9 @@ _METRIC_HELP = "\n    ".join(f"  {m.label:<12} {m.help}" for m in METRICS)
 @click.option("--validate", is_flag=True,
               help="also measure each point's readiness call on the real kernel and print "
                    "it against the model's prediction")
-@click.option("--budget", type=click.IntRange(min=1000), default=DEFAULT_EVENT_BUDGET,
-              show_default=True, help="most SimPy events one point may process")
+@click.option("--budget", type=click.IntRange(min=1000), default=DEFAULT_CALL_BUDGET,
+              show_default=True,
+              help="most server system calls one point may make (where a busy loop stops)")
 @click.option("--explain", type=click.IntRange(min=0, max=100000), default=0, metavar="N",
               show_default=True,
               help="also print the model's explanation of the first point's first N lines "

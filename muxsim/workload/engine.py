@@ -25,7 +25,7 @@ How time passes:
 
 "Busy" servers (timeout 0) therefore show up as CPU near 1.0 and many calls
 per request, never as a hang; a run stops early, saying so, if it exceeds its
-event budget.
+budget of server system calls.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ READ_EVENTS: Final = EPOLLIN | EPOLLHUP | EPOLLERR
 #: What one client recv asks for.
 CLIENT_READ: Final = 1 << 20
 #: A run processes at most this many SimPy events unless told otherwise.
-DEFAULT_EVENT_BUDGET: Final = 30_000_000
+DEFAULT_CALL_BUDGET: Final = 10_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +122,7 @@ class Measures:
     unread_bytes: int
     stranded_bytes: int
     blocked_bytes: int
-    events: int
+    events: int | None
     model_events: int
     setup_wall_s: float
     run_wall_s: float
@@ -144,18 +144,46 @@ _simpy_step = simpy.Environment.step
 
 
 class CountingEnvironment(simpy.Environment):
-    """SimPy's environment, counting the events it processes (and bounding them)."""
+    """SimPy's environment, counting the events it processes.
 
-    def __init__(self, budget: int) -> None:
+    Only when asked (``count_simpy_events``): a hook on every step costs a
+    run a few per cent, and a run's SimPy events are the same every time.
+    """
+
+    def __init__(self) -> None:
         super().__init__()
         self.events = 0
-        self.budget = budget
 
     def step(self) -> None:
         self.events += 1
-        if self.events > self.budget:
-            raise _BudgetExceeded
         _simpy_step(self)  # not super().step(): this runs once per event
+
+
+class Arrivals:
+    """The Poisson clients' draws, as ``random.Random`` makes them, without its Python frames.
+
+    ``gap()`` is ``rng.expovariate(total)`` and ``index()`` is
+    ``rng.randrange(count)``, value for value (CPython's own formulas, on the
+    generator's C methods; tests/test_workload.py holds them to it): the real
+    clients (realmux/workload.py:arrivals) draw with ``random.Random`` itself,
+    and both sides must send the same requests to the same connections.
+    """
+
+    def __init__(self, rng: random.Random, total: float, count: int) -> None:
+        self.random = rng.random
+        self.getrandbits = rng.getrandbits
+        self.total = total
+        self.count = count
+        self.bits = count.bit_length()
+
+    def gap(self) -> float:
+        return -math.log(1.0 - self.random()) / self.total  # Random.expovariate
+
+    def index(self) -> int:
+        r = self.getrandbits(self.bits)  # Random._randbelow_with_getrandbits
+        while r >= self.count:
+            r = self.getrandbits(self.bits)
+        return r
 
 
 class _Conn:
@@ -205,8 +233,9 @@ class WorkloadRun:
     """One workload on one fresh model kernel."""
 
     def __init__(self, workload: Workload, costs: CostModel | None = None,
-                 profile: Profile | None = None, *, budget: int = DEFAULT_EVENT_BUDGET,
-                 progress: Callable[[str], None] | None = None, explain: int = 0) -> None:
+                 profile: Profile | None = None, *, budget: int = DEFAULT_CALL_BUDGET,
+                 progress: Callable[[str], None] | None = None, explain: int = 0,
+                 count_simpy_events: bool = False) -> None:
         self.w = workload
         self.costs = costs or load_costs()
         self.progress = progress
@@ -217,7 +246,11 @@ class WorkloadRun:
         base = profile or load_profile()
         self.kernel = Kernel(replace(base, fd_table_size=size))
         self.kernel.tracing = False
-        self.env = CountingEnvironment(budget)
+        #: At most this many server system calls: a busy loop ends the run here.
+        self.budget = budget
+        self.calls = 0
+        self.env: simpy.Environment = (CountingEnvironment() if count_simpy_events
+                                       else simpy.Environment())
         #: With ``explain``, the model's explanation of the run's first events,
         #: each line stamped with its virtual time.
         self.explanation: list[str] = []
@@ -324,6 +357,9 @@ class WorkloadRun:
         th.cpu += cost
         th.busy_until += cost  # the part beyond the run's end is not spent
         th.syscalls += 1
+        self.calls += 1
+        if self.calls > self.budget:
+            raise _BudgetExceeded
         # simpy.Timeout itself: env.timeout makes a bound method on every access.
         return Timeout(self.env, cost)
 
@@ -481,13 +517,13 @@ class WorkloadRun:
         size = clients.request_size
         env, active = self.env, self.active
         now = env.now  # kept by adding the gaps, as SimPy adds a timeout's delay
-        expovariate, randrange = rng.expovariate, rng.randrange
+        draws = Arrivals(rng, total, count)
         while True:
-            gap = expovariate(total) if poisson else 1.0 / total
+            gap = draws.gap() if poisson else 1.0 / total
             yield Timeout(env, gap)
             now += gap
             if poisson:
-                conn = active[randrange(count)]
+                conn = active[draws.index()]
             else:
                 conn = active[j % count]
                 j += 1
@@ -574,10 +610,10 @@ class WorkloadRun:
                 self.env.run(until=duration * i / steps)
                 if self.progress is not None:
                     self.progress(f"run: {duration * i / steps:.3g} of {duration:g} "
-                                  f"virtual seconds, {self.env.events:,} events")
+                                  f"virtual seconds, {self.model_events():,} model events")
         except _BudgetExceeded:
             self.stopped_early = (f"stopped at {self.env.now:.6g} of {duration:g} virtual "
-                                  f"seconds: more than {self.env.budget:,} events")
+                                  f"seconds: more than {self.budget:,} server system calls")
         finally:
             gc.unfreeze()
         self.run_wall = time.perf_counter() - began
@@ -626,7 +662,8 @@ class WorkloadRun:
             unread_bytes=unread,
             stranded_bytes=stranded,
             blocked_bytes=sum(c.backlog for c in self.conns),
-            events=self.env.events,
+            events=(self.env.events if isinstance(self.env, CountingEnvironment)
+                    else None),
             model_events=self.model_events(),
             setup_wall_s=self.setup_wall,
             run_wall_s=self.run_wall,
@@ -683,7 +720,7 @@ def _pct(sorted_values: list[float], q: float) -> float | None:
 
 
 def run_workload(workload: Workload, costs: CostModel | None = None,
-                 profile: Profile | None = None, *, budget: int = DEFAULT_EVENT_BUDGET,
+                 profile: Profile | None = None, *, budget: int = DEFAULT_CALL_BUDGET,
                  progress: Callable[[str], None] | None = None) -> Measures:
     """Run ``workload`` on a fresh model kernel; the measures of the run."""
     run = WorkloadRun(workload, costs, profile, budget=budget, progress=progress)

@@ -27,7 +27,7 @@ from typing import Any
 from muxsim.files import write_atomic
 from muxsim.lang.errors import ScenarioError
 from muxsim.model.costs import CostModel
-from muxsim.workload.engine import DEFAULT_EVENT_BUDGET, METRICS, Measures, run_workload
+from muxsim.workload.engine import DEFAULT_CALL_BUDGET, METRICS, Measures, run_workload
 from muxsim.workload.plot import line_plot
 from muxsim.workload.spec import (
     Workload,
@@ -87,7 +87,7 @@ def _run_point(workload: Workload, costs: CostModel, budget: int,
 
 
 def explore(points: list[Point], costs: CostModel, *, jobs: int = 1,
-            executor: Executor | None = None, budget: int = DEFAULT_EVENT_BUDGET,
+            executor: Executor | None = None, budget: int = DEFAULT_CALL_BUDGET,
             progress: Callable[[int, int, Row], None] | None = None,
             stages: Callable[[str], None] | None = None) -> list[Row]:
     """Run every point; the rows in point order.
