@@ -470,8 +470,8 @@ def compile_command(only_status: bool, if_stale: bool, remove: bool, as_json: bo
     """Compile the model's hot path with mypyc (about a minute; needs a C compiler).
 
     The model and the workload engine are typed Python; mypyc turns the
-    same modules into C extensions, and a C10K run takes about half the
-    wall time (16 against 29 us per simulated request here). The build
+    same modules into C extensions, and a C10K run takes about 40% of the
+    wall time (11 against 28 us per simulated request here). The build
     goes to <venv>/muxsim-compiled (or $MUXSIM_COMPILED_DIR) with the
     SHA-256 of every source it came from;
     it is used only while every source still matches, so an edited model
