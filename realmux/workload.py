@@ -236,11 +236,12 @@ def _clients(load: RealLoad, socks: list[socket.socket], control_pipe: io.FileIO
     schedule = arrivals(load.seed, load.arrivals, load.rate, k) if k else iter(())
     at, who = next(schedule, (math.inf, 0))
 
-    def send_due(until: float) -> None:
+    def send_due(until: float, *, counts_late: bool = True) -> None:
         """Send each arrival due by ``until`` (seconds after the start)."""
         nonlocal at, who, late, requests
         while at < load.duration and at <= until:
-            late += max(0.0, time.perf_counter() - t0 - at)
+            if counts_late:
+                late += max(0.0, time.perf_counter() - t0 - at)
             requests += 1
             sent_at[who].append(time.perf_counter_ns())
             if not load.response_size:
@@ -269,7 +270,7 @@ def _clients(load: RealLoad, socks: list[socket.socket], control_pipe: io.FileIO
                 read(index[fd])
     # Arrivals due before the end that this process was too late to send (a
     # busy machine) are sent now, unanswered: every arrival of the schedule is.
-    send_due(load.duration)
+    send_due(load.duration, counts_late=False)  # the server has stopped: not lateness
     for j in range(k):  # sending stops; the backlog stays unsent
         if want_out[j]:
             ep.modify(active[j].fileno(), _IN)

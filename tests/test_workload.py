@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -116,8 +117,18 @@ def test_event_budget_stops_a_run_and_says_where() -> None:
     w = workload(server={"loop": "epoll-lt", "timeout": 0.0},
                  clients={"connections": 10, "active": 0.5})
     m = run_workload(w, built_in_costs(), budget=5000)
-    assert m.stopped_early is not None and "5,000 server system calls" in m.stopped_early
+    assert m.stopped_early is not None and "5,000 system calls" in m.stopped_early
     assert 0 < m.duration < 0.2
+
+
+def test_a_flood_of_requests_stops_at_the_budget_too() -> None:
+    """The clients' calls count: a flood ends the run however few the server makes."""
+    w = workload(server={"loop": "epoll-lt"},
+                 clients={"connections": 1000, "active": 1.0, "rate": 1e6})
+    began = time.perf_counter()
+    m = run_workload(w, built_in_costs(), budget=2000)
+    assert m.stopped_early is not None and "2,000 system calls" in m.stopped_early
+    assert m.requests <= 2100 and time.perf_counter() - began < 30  # not millions
 
 
 def test_oneshot_pays_a_rearm_per_event() -> None:
@@ -339,18 +350,17 @@ def test_model_and_kernel_agree_on_a_whole_run(loop: str, prices_now: CostModel)
                 and 1 / 3 < model.cpu / real["cpu"] < 3)
 
     # The kernel's side is a real run on a shared machine: a neighbour's burst
-    # delays the server, which then finds several requests per wakeup. Such a
-    # run is measured again (at most three runs); a model that is wrong fails all.
-    runs = []
-    for _ in range(3):
+    # delays the server, which then finds several requests per wakeup. So the
+    # majority decides: two of (at most) three real runs must agree.
+    runs: list[dict[str, Any]] = []
+    while sum(map(agrees, runs)) < 2 and len(runs) - sum(map(agrees, runs)) < 2:
         real = run_real(real_load(w))
         runs.append(real)
         assert real["requests"] == model.requests
         assert abs(real["answered"] - model.answered) <= 3
-        if agrees(real):
-            break
-    assert agrees(runs[-1]), (model.calls_per_op, model.wakeups_per_op, model.cpu,
-                              [(r["calls_per_op"], r["wakeups_per_op"], r["cpu"]) for r in runs])
+    assert sum(map(agrees, runs)) >= 2, (
+        model.calls_per_op, model.wakeups_per_op, model.cpu,
+        [(r["calls_per_op"], r["wakeups_per_op"], r["cpu"]) for r in runs])
 
 
 def test_ctrl_c_stops_a_parallel_sweep_at_once(tmp_path: Path) -> None:

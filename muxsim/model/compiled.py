@@ -2,10 +2,10 @@
 
 The facts:
 
-* A C10K request costs the model about 30 wait-queue callbacks, system
-  calls and SimPy steps of plain Python; run as C (mypyc compiles the
-  same typed modules, unchanged), the kernel objects' part of it runs
-  several times faster. The modules stay the source of truth: the
+* A C10K request is about ten kernel events for the model (system calls,
+  wait-queue callbacks) and seven SimPy events; run as C (mypyc compiles
+  the same typed modules, unchanged), the model's part of it runs several
+  times faster, and a request takes 11 rather than 28 us. The modules stay the source of truth: the
   compiled ones are a cache of them.
 * A stale cache must never run: a developer who edits ``unix.py`` and
   reruns the tests must test the edit. So the compiled modules live
@@ -100,7 +100,10 @@ def status(directory: Path | None = None) -> tuple[str, str]:
         current = _digests()
     except OSError as exc:
         return "stale", f"cannot read the sources: {exc}"
-    changed = sorted(m for m, d in current.items() if manifest.get("sources", {}).get(m) != d)
+    built = manifest.get("sources", {})
+    if set(built) != set(MODULES):  # a module added or dropped since: the build is not this one
+        return "stale", f"built from other modules: {', '.join(sorted(set(built) ^ set(MODULES)))}"
+    changed = sorted(m for m, d in current.items() if built.get(m) != d)
     if changed:
         return "stale", f"sources changed since the build: {', '.join(changed)}"
     return "fresh", f"compiled modules in {where}"
@@ -125,7 +128,7 @@ def activate(package: str, path: list[str]) -> bool:
     if inner not in path:
         path.insert(0, inner)
     if str(where) not in sys.path:
-        sys.path.append(str(where))  # the group's shared library is a top-level module
+        sys.path.insert(0, str(where))  # the group's shared library is a top-level module
     return True
 
 

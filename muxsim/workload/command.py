@@ -59,7 +59,8 @@ _METRIC_HELP = "\n    ".join(f"  {m.label:<12} {m.help}" for m in METRICS)
                    "it against the model's prediction")
 @click.option("--budget", type=click.IntRange(min=1000), default=DEFAULT_CALL_BUDGET,
               show_default=True,
-              help="most server system calls one point may make (where a busy loop stops)")
+              help="most system calls (server and clients) one point may make: where a busy "
+                   "loop or a flood of requests stops")
 @click.option("--explain", type=click.IntRange(min=0, max=100000), default=0, metavar="N",
               show_default=True,
               help="also print the model's explanation of the first point's first N lines "

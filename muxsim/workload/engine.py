@@ -25,7 +25,7 @@ How time passes:
 
 "Busy" servers (timeout 0) therefore show up as CPU near 1.0 and many calls
 per request, never as a hang; a run stops early, saying so, if it exceeds its
-budget of server system calls.
+budget of system calls (the server's and the clients').
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ POLLOUT: Final = EPOLLOUT
 READ_EVENTS: Final = EPOLLIN | EPOLLHUP | EPOLLERR
 #: What one client recv asks for.
 CLIENT_READ: Final = 1 << 20
-#: A run processes at most this many SimPy events unless told otherwise.
+#: A run makes at most this many system calls (server and clients) unless told otherwise.
 DEFAULT_CALL_BUDGET: Final = 10_000_000
 
 
@@ -246,7 +246,9 @@ class WorkloadRun:
         base = profile or load_profile()
         self.kernel = Kernel(replace(base, fd_table_size=size))
         self.kernel.tracing = False
-        #: At most this many server system calls: a busy loop ends the run here.
+        #: At most this many system calls, the server's and the clients' (checked
+        #: as the server's are charged and as each request is sent): a busy loop,
+        #: or a flood of requests, ends the run here.
         self.budget = budget
         self.calls = 0
         self.env: simpy.Environment = (CountingEnvironment() if count_simpy_events
@@ -358,7 +360,7 @@ class WorkloadRun:
         th.busy_until += cost  # the part beyond the run's end is not spent
         th.syscalls += 1
         self.calls += 1
-        if self.calls > self.budget:
+        if self.calls + self.client_syscalls > self.budget:
             raise _BudgetExceeded
         # simpy.Timeout itself: env.timeout makes a bound method on every access.
         return Timeout(self.env, cost)
@@ -528,6 +530,8 @@ class WorkloadRun:
                 conn = active[j % count]
                 j += 1
             self.requests += 1
+            if self.calls + self.client_syscalls > self.budget:
+                raise _BudgetExceeded
             if self.kernel.tracing:
                 self.kernel.trace(f"client c{conn.index} sends {size} bytes")
             conn.sent_at.append(now)
@@ -613,7 +617,7 @@ class WorkloadRun:
                                   f"virtual seconds, {self.model_events():,} model events")
         except _BudgetExceeded:
             self.stopped_early = (f"stopped at {self.env.now:.6g} of {duration:g} virtual "
-                                  f"seconds: more than {self.budget:,} server system calls")
+                                  f"seconds: more than {self.budget:,} system calls")
         finally:
             gc.unfreeze()
         self.run_wall = time.perf_counter() - began
