@@ -508,6 +508,11 @@ def compile_command(only_status: bool, if_stale: bool, remove: bool, as_json: bo
 
         try:
             built = compiled.build(progress=progress)
+        except OSError as exc:  # the directory: not writable, or not there
+            where = exc.filename or compiled.compiled_dir()
+            _fail(EXIT_USAGE, f"muxsim compile: cannot write {where}: {exc.strerror or exc}\n"
+                              "  hint: set MUXSIM_COMPILED_DIR to a directory you can write "
+                              "(and the same when running muxsim)")
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
             _fail(EXIT_MISMATCH, f"muxsim compile: {exc}\n  hint: mypyc needs a C compiler "
                                  "and the Python headers (Debian: gcc, python3-dev) and mypy "

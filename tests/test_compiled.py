@@ -107,3 +107,12 @@ def test_compiled_and_sources_answer_alike() -> None:
         assert ours["answered"] > 10, args
         for name in sorted(set(ours) - WALL):
             assert ours[name] == theirs[name], (args, name)
+
+
+def test_compile_into_an_unwritable_place_says_where_and_what_to_do(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MUXSIM_COMPILED_DIR", "/proc/no-such-place/compiled")
+    result = CliRunner().invoke(main, ["compile"])
+    assert result.exit_code == 2
+    assert "/proc/no-such-place" in result.output and "MUXSIM_COMPILED_DIR" in result.output
+    assert "Traceback" not in result.output
