@@ -5,8 +5,8 @@ The facts:
 * A C10K request is about ten kernel events for the model (system calls,
   wait-queue callbacks) and seven SimPy events; run as C (mypyc compiles
   the same typed modules, unchanged), the model's part of it runs several
-  times faster, and a request takes 11 rather than 28 us. The modules stay the source of truth: the
-  compiled ones are a cache of them.
+  times faster, and a request takes 11 rather than 28 us. The modules stay
+  the source of truth: the compiled ones are a cache of them.
 * A stale cache must never run: a developer who edits ``unix.py`` and
   reruns the tests must test the edit. So the compiled modules live
   outside the source tree (``<venv>/muxsim-compiled`` unless

@@ -61,19 +61,6 @@ SCALAR_KEYS = ("select_per_ready", "poll_per_ready", "epoll_ctl_add", "epoll_ctl
                "epoll_ctl_del", "accept_tcp", "close", "wakeup", "wakeup_latency")
 
 
-def interpolate(curve: Curve, x: float, *, flat_beyond: bool = False,
-                xs: list[float] | None = None) -> float:
-    """Piecewise linear through the points; beyond them, along the nearest segment.
-
-    ``flat_beyond``: beyond the last point, its value (for quantities that
-    saturate, such as what a sleep costs once the caches are cold). ``xs``:
-    the curve's x values, if the caller keeps them.
-    """
-    if xs is None:
-        xs = [p[0] for p in curve]
-    return _Segments(xs, [p[1] for p in curve]).at(x, flat_beyond)
-
-
 class _Segments:
     """One curve, ready for many lookups: its x and y values and its floor."""
 
@@ -231,7 +218,6 @@ class CostModel:
 
     def send(self, transport: Transport, nbytes: int) -> float:
         return self.at("send_unix" if transport == "unix" else "send_tcp", max(nbytes, 1))
-
 
 
 #: Measured with ``muxsim probe --costs`` on the project's build machine

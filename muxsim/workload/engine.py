@@ -209,7 +209,7 @@ class _Conn:
 
 class _Thread:
     __slots__ = ("busy_until", "conns", "cpu", "epfd", "fds_dirty", "index", "pollfds",
-                 "readiness", "readiness_cpu", "report", "served", "syscalls", "task")
+                 "readiness", "readiness_cpu", "report", "served", "task")
 
     def __init__(self, index: int, task: Task) -> None:
         self.index = index
@@ -218,7 +218,6 @@ class _Thread:
         self.epfd = -1
         self.cpu = 0.0
         self.busy_until = 0.0
-        self.syscalls = 0
         self.readiness = 0
         self.readiness_cpu = 0.0
         self.pollfds: list[tuple[int, int]] = []
@@ -251,7 +250,7 @@ class WorkloadRun:
         #: as the server's are charged and as each request is sent): a busy loop,
         #: or a flood of requests, ends the run here.
         self.budget = budget
-        self.calls = 0
+        self.server_calls = 0
         self.env: simpy.Environment = (CountingEnvironment() if count_simpy_events
                                        else simpy.Environment())
         #: With ``explain``, the model's explanation of the run's first events,
@@ -359,9 +358,8 @@ class WorkloadRun:
         """
         th.cpu += cost
         th.busy_until += cost  # the part beyond the run's end is not spent
-        th.syscalls += 1
-        self.calls += 1
-        if self.calls + self.client_syscalls > self.budget:
+        self.server_calls += 1
+        if self.server_calls + self.client_syscalls > self.budget:
             raise _BudgetExceeded
         # simpy.Timeout itself: env.timeout makes a bound method on every access.
         return Timeout(self.env, cost)
@@ -398,11 +396,10 @@ class WorkloadRun:
                 th.served += 1
 
     def _rearm(self, th: _Thread, conn: _Conn) -> Proc:
-        """Ask for EPOLLOUT while a response is unsent; re-arm a one-shot interest."""
+        """Ask for EPOLLOUT while a response is unsent, or stop asking; re-arm a
+        one-shot interest (the caller asks only when one of these is due)."""
         loop = self.w.server.loop
         want_out = conn.out > 0
-        if loop != "epoll-oneshot" and want_out == conn.want_out:
-            return
         events = EPOLLIN | (EPOLLOUT if want_out else 0)
         events |= EPOLLET if loop == "epoll-et" else 0
         events |= EPOLLONESHOT if loop == "epoll-oneshot" else 0
@@ -531,7 +528,7 @@ class WorkloadRun:
                 conn = active[j % count]
                 j += 1
             self.requests += 1
-            if self.calls + self.client_syscalls > self.budget:
+            if self.server_calls + self.client_syscalls > self.budget:
                 raise _BudgetExceeded
             if self.kernel.tracing:
                 self.kernel.trace(f"client c{conn.index} sends {size} bytes")
@@ -562,7 +559,7 @@ class WorkloadRun:
         return self.client_task.try_to_wake_up()
 
     def _client_io(self) -> Proc:
-        k, clients = self.kernel, self.w.clients
+        k, response_size = self.kernel, self.response_size
         while True:
             while self.client_ready:
                 conn = self.conns[self.client_ready.pop()]
@@ -573,9 +570,9 @@ class WorkloadRun:
                     got = k.recv_errno(conn.cfd, CLIENT_READ)
                     if got < 0:
                         break
-                    if clients.response_size:
+                    if response_size:
                         conn.resp_got += got
-                        whole, conn.resp_got = divmod(conn.resp_got, clients.response_size)
+                        whole, conn.resp_got = divmod(conn.resp_got, response_size)
                         self._answered(conn, whole)
                     if got < CLIENT_READ:
                         break  # a short read of a stream socket: drained (or EOF)
@@ -628,7 +625,7 @@ class WorkloadRun:
         elapsed = self.env.now if self.stopped_early else self.w.duration
         elapsed = max(elapsed, 1e-12)
         threads = self.threads
-        syscalls = sum(t.syscalls for t in threads)
+        syscalls = self.server_calls
         readiness = sum(t.readiness for t in threads)
         wakeups = sum(t.task.wakeups for t in threads)
         ops = self.answered + self.accepts
@@ -686,7 +683,7 @@ class WorkloadRun:
         and the clients'), every wait-queue callback run, every timer that
         ended a sleep."""
         tasks = [t.task for t in self.threads] + [self.client_task]
-        return (sum(t.syscalls for t in self.threads) + self.client_syscalls
+        return (self.server_calls + self.client_syscalls
                 + self.kernel.callbacks + sum(t.timer_ends for t in tasks))
 
     def _reported(self, th: _Thread, data: str) -> int:

@@ -248,10 +248,8 @@ def write_outputs(out_dir: str, workload: Workload, key: str | None, rows: list[
                 ys = [at.get(x) for x in xs]
                 name = f"{series.split('.')[-1]}={format_value(label)}" if series else ""
                 lines.append((name, [None if y is None else float(y) for y in ys]))
-            svg = line_plot(xs, lines[0][1] if not series else [],
-                            title=f"{workload.name}: {m.help}", xlabel=key,
-                            ylabel=m.label + (f" ({m.unit})" if m.unit else ""),
-                            series=lines if series else None)
+            svg = line_plot(xs, lines, title=f"{workload.name}: {m.help}", xlabel=key,
+                            ylabel=m.label + (f" ({m.unit})" if m.unit else ""))
             path = os.path.join(out_dir, f"{m.key}.svg")
             write_atomic(path, svg)
             written.append(path)

@@ -46,14 +46,12 @@ COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#0
            "#f0e442")
 
 
-def line_plot(xs: list[Any], ys: list[float | None], *, title: str, xlabel: str,
-              ylabel: str, series: list[tuple[str, list[float | None]]] | None = None) -> str:
-    """An SVG document: ``ys`` against ``xs`` (missing values leave gaps).
+def line_plot(xs: list[Any], lines: list[tuple[str, list[float | None]]], *, title: str,
+              xlabel: str, ylabel: str) -> str:
+    """An SVG document: each line's values against ``xs`` (missing values leave gaps).
 
-    ``series``: several labelled lines instead of ``ys``, each aligned with
-    ``xs``, with a legend.
+    A line is (label, values aligned with ``xs``); labelled lines get a legend.
     """
-    lines = series if series is not None else [("", ys)]
     numeric = all(_is_number(x) for x in xs) and len(set(xs)) == len(xs)
     log_x = numeric and min(xs) > 0 and max(xs) / min(xs) > 50
     n = len(xs)
