@@ -32,6 +32,7 @@ from muxsim.lang.record import fill_expectations, wants_expectation
 from muxsim.lang.results import RunOptions, ScenarioResult
 from muxsim.lang.syntax import Scenario
 from muxsim.lang.trace import scenario_record, statement_record, trace_records
+from muxsim.sigint import latched_interrupts
 
 EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -75,9 +76,14 @@ def parse_all(files: list[str]) -> list[Scenario]:
 
 
 def _guarded(body: Callable[[], int]) -> NoReturn:
-    """Run a command body; map errors to the documented exit codes."""
+    """Run a command body; map errors to the documented exit codes.
+
+    Ctrl-C is latched (:mod:`muxsim.sigint`): one that Python swallowed
+    still ends the command with 130 at its next safe point, or at its end.
+    """
     try:
-        code = body()
+        with latched_interrupts():
+            code = body()
     except ScenarioError as exc:
         _fail(EXIT_USAGE, exc.render())
     except InvariantError as exc:
