@@ -24,7 +24,13 @@ import click
 from muxsim import __version__
 from muxsim.backends import BACKENDS, get_backend
 from muxsim.compare import Divergence, divergences, side_by_side
-from muxsim.files import write_atomic, write_jsonl_atomic
+from muxsim.files import (
+    SwitchPending,
+    check_out_dir,
+    finish_switch,
+    write_atomic,
+    write_jsonl_atomic,
+)
 from muxsim.lang.errors import InvariantError, ScenarioError
 from muxsim.lang.parser import parse_file
 from muxsim.lang.printer import format_action
@@ -362,24 +368,52 @@ def report(out_dir: str, paths: tuple[str, ...], examples: int, seed_value: int,
       muxsim report
       muxsim report --out /tmp/r --examples 0 --compare reports/results.json
     """
-    from muxsim.report import build_report, terminal_table, write_report
+    from muxsim.report import (
+        PreviousResultsError,
+        build_report,
+        load_previous,
+        terminal_table,
+        write_report,
+    )
+
+    fuzz_out = "models/regressions"
 
     def body() -> int:
+        # Every input and output is checked before the catalogue runs.
         present = tuple(p for p in paths if os.path.exists(p))
         if not present:
             _fail(EXIT_USAGE, "no catalogue directory found: " + ", ".join(paths))
+        _check_out(out_dir, "give --out a directory that exists or can be made, and that "
+                            "you can write")
+        if examples > 0:
+            _check_out(fuzz_out, f"fuzzing writes the divergences it finds into {fuzz_out}: "
+                                 "run from a checkout of muxsim, or give --examples 0")
+        if os.path.isdir(out_dir):
+            finish_switch(out_dir)  # a report a kill cut short is finished first
+        previous = None
         if compare_with is not None:
-            _check_results_file(compare_with)
+            try:
+                previous = load_previous(compare_with)
+            except PreviousResultsError as exc:
+                _fail(EXIT_USAGE, f"{exc}\n  hint: give the results.json of an earlier "
+                                  "`muxsim report`")
         scenarios = parse_all(find_scenarios(present))
 
         def progress(message: str) -> None:
             click.echo(f"\r\033[K{message}", nl=False, err=True)
 
         built = build_report(scenarios, RunOptions(watchdog=watchdog), examples=examples,
-                             seed=seed_value, fuzz_out="models/regressions",
-                             progress=progress)
+                             seed=seed_value, fuzz_out=fuzz_out, progress=progress)
         click.echo("", err=True)
-        written = write_report(built, out_dir, compare_with)
+        try:
+            written = write_report(built, out_dir, previous)
+        except OSError as exc:
+            state = ("the new report is committed and the next `muxsim report` into "
+                     f"{out_dir} finishes putting it in place" if isinstance(exc, SwitchPending)
+                     else "the previous report is unchanged")
+            _fail(EXIT_USAGE, f"{exc.filename or out_dir}: cannot write: "
+                              f"{exc.strerror or exc}; {state}\n"
+                              "  hint: free space or give --out another directory")
         click.echo(terminal_table(built))
         counts = built.counts()
         bad = counts["real"]["fail"] + counts["sim"]["diverge"] + counts["sim"]["fail"]
@@ -391,17 +425,11 @@ def report(out_dir: str, paths: tuple[str, ...], examples: int, seed_value: int,
     _guarded(body)
 
 
-def _check_results_file(path: str) -> None:
-    """Refuse a --compare file that is not an earlier results.json, before any work."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        _fail(EXIT_USAGE, f"{path}: not a readable results.json ({exc})\n"
-                          "  hint: give the results.json of an earlier `muxsim report`")
-    if not isinstance(data, dict) or not isinstance(data.get("scenarios"), list):
-        _fail(EXIT_USAGE, f"{path}: not a results.json (no list of scenarios)\n"
-                          "  hint: give the results.json of an earlier `muxsim report`")
+def _check_out(directory: str, hint: str) -> None:
+    """Refuse an output directory that cannot be written, before any work (nothing made)."""
+    problem = check_out_dir(directory)
+    if problem:
+        _fail(EXIT_USAGE, f"{directory}: {problem}\n  hint: {hint}")
 
 
 @main.command("probe")
@@ -610,9 +638,12 @@ def fuzz(examples: int | None, seed_value: int | None, profile: str, jobs: int, 
       muxsim fuzz --examples 2000 --seed 1
       muxsim fuzz --profile nightly --jobs 2
     """
-    from muxsim.fuzz import PROFILES, default_seed, fuzz_parallel
+    from muxsim.fuzz import PROFILES, UnwrittenDivergence, default_seed, fuzz_parallel
 
     def body() -> int:
+        # Checked first: a divergence found hours in must have somewhere to go.
+        _check_out(out_dir, "give --out a directory that exists or can be made, and that "
+                            "you can write")
         count = examples or PROFILES[profile]
         chosen = default_seed() if seed_value is None else seed_value
         shown = [0.0]
@@ -624,7 +655,15 @@ def fuzz(examples: int | None, seed_value: int | None, profile: str, jobs: int, 
                 bar = "#" * int(30 * min(done, count) / count)
                 click.echo(f"\r[{bar:<30}] {done}/{count} examples", nl=False, err=True)
 
-        report = fuzz_parallel(count, chosen, jobs, out_dir, progress)
+        try:
+            report = fuzz_parallel(count, chosen, jobs, out_dir, progress)
+        except UnwrittenDivergence as exc:  # the disk filled since the check: print it
+            click.echo("", err=True)
+            click.echo(exc.text)
+            _fail(EXIT_USAGE, f"{exc.filename}: cannot write the divergence found with seed "
+                              f"{chosen}: {exc.strerror}; it is printed above\n"
+                              "  hint: save it as a .mux file, or free space and run "
+                              "again with the same seed")
         if as_json:
             click.echo(json.dumps({
                 "examples": report.examples, "statements": report.statements,

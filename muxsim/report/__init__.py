@@ -1,9 +1,10 @@
 """``muxsim report``: the catalogue on the kernel, the model and the textbook, fuzzing, run facts.
 
-Outputs, each written atomically (an interrupted run leaves the previous
-report intact): ``index.html`` (self-contained), ``summary.md`` (fits a CI
-job summary), ``results.json`` (schema: ``docs/results.schema.json``) and
-``junit.xml``.
+Outputs, replaced together as one set (:func:`muxsim.files.write_set`: an
+interrupted run or a full disk leaves the whole previous report, never new
+files beside old ones): ``index.html`` (self-contained), ``summary.md``
+(fits a CI job summary), ``results.json`` (schema:
+``docs/results.schema.json``) and ``junit.xml``.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import datetime
 import json
 import os
 import platform
+import stat
 import subprocess
 from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
-from muxsim.files import write_atomic
+from muxsim.files import write_set
 from muxsim.lang.results import RunOptions
 from muxsim.lang.syntax import Scenario
 from muxsim.report.model import (
@@ -30,7 +32,49 @@ from muxsim.report.model import (
 )
 from muxsim.report.render import render_html, render_junit, render_markdown
 
-__all__ = ["Report", "build_report", "terminal_table", "write_report"]
+__all__ = ["PreviousResultsError", "Report", "build_report", "load_previous", "terminal_table",
+           "write_report"]
+
+PREVIOUS_LIMIT = 512 * 1024 * 1024  # bytes: ample for a results.json, refuses /dev/zero
+
+
+class PreviousResultsError(ValueError):
+    """A ``--compare`` file that is not the results.json of an earlier report."""
+
+
+def load_previous(path: str) -> dict[str, Any]:
+    """An earlier run's results.json, checked in full before any work is done.
+
+    Everything :func:`compare_runs` reads is checked here (each scenario an
+    object with a string ``id`` and an object of string ``grades``), so a
+    wrong file is refused in a second, not after the whole catalogue ran.
+    """
+    def bad(why: str) -> PreviousResultsError:
+        return PreviousResultsError(f"{path}: not a results.json of an earlier report ({why})")
+
+    try:
+        # Checked before opening: opening a FIFO would wait for a writer.
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise bad("not a regular file")
+        with open(path, "rb") as handle:
+            raw = handle.read(PREVIOUS_LIMIT + 1)
+    except OSError as exc:
+        raise bad(exc.strerror or str(exc)) from exc
+    if len(raw) > PREVIOUS_LIMIT:
+        raise bad(f"larger than {PREVIOUS_LIMIT // 2**20} MiB")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise bad(f"not JSON: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("scenarios"), list):
+        raise bad("no list of scenarios")
+    for i, entry in enumerate(data["scenarios"]):
+        if not (isinstance(entry, dict) and isinstance(entry.get("id"), str)
+                and isinstance(entry.get("grades"), dict)
+                and all(isinstance(k, str) and isinstance(v, str)
+                        for k, v in entry["grades"].items())):
+            raise bad(f"scenario {i} is not an object with a string id and string grades")
+    return data
 
 
 def _version(package: str) -> str:
@@ -109,23 +153,22 @@ def build_report(scenarios: list[Scenario], options: RunOptions, *, examples: in
     return report
 
 
-def write_report(report: Report, out_dir: str, compare_with: str | None = None) -> list[str]:
-    """Render everything first, then replace each output atomically."""
-    if compare_with is not None:
-        with open(compare_with, encoding="utf-8") as handle:
-            report.compare = compare_runs(json.load(handle), report)
+def write_report(report: Report, out_dir: str,
+                 previous: dict[str, Any] | None = None) -> list[str]:
+    """Render everything first, then replace the outputs together; the paths.
+
+    ``previous`` is an earlier run's results (:func:`load_previous`): the
+    report then lists what improved, regressed, was added or removed.
+    """
+    if previous is not None:
+        report.compare = compare_runs(previous, report)
     outputs = {
         "results.json": json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n",
         "summary.md": render_markdown(report),
         "junit.xml": render_junit(report),
         "index.html": render_html(report),
     }
-    written = []
-    for name, text in outputs.items():
-        path = os.path.join(out_dir, name)
-        write_atomic(path, text)
-        written.append(path)
-    return written
+    return write_set(out_dir, outputs)
 
 
 def terminal_table(report: Report) -> str:
