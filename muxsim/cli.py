@@ -5,7 +5,8 @@ Exit codes, the same for every command:
 * 0: every expectation held;
 * 1: an expectation did not hold (a mismatch);
 * 2: a usage or scenario error (``FILE:LINE:COL: message`` and a hint);
-* 3: an internal error (a bug in muxsim: please report it).
+* 3: an internal error (a bug in muxsim: please report it);
+* 130: interrupted (Ctrl-C, or SIGINT to the process alone).
 """
 
 from __future__ import annotations
@@ -360,8 +361,11 @@ def report(out_dir: str, paths: tuple[str, ...], examples: int, seed_value: int,
     """Grade every catalogue scenario on the real kernel, the model and the textbook model.
 
     Writes OUT/index.html (self-contained), OUT/summary.md, OUT/results.json
-    and OUT/junit.xml, each atomically, and prints the totals. Exit code 1 if
-    any scenario fails on the real kernel or the model diverges from it.
+    and OUT/junit.xml, replaced together as one set (an interrupt or a full
+    disk leaves the whole previous report), and prints the totals. OUT and
+    the --compare file are checked before anything runs. Exit code 1 if
+    any scenario fails on the real kernel or the model diverges from it, 2
+    for a bad input or output, 130 on Ctrl-C.
 
     \b
     Examples:
@@ -630,8 +634,10 @@ def fuzz(examples: int | None, seed_value: int | None, profile: str, jobs: int, 
     """Differential property test: generated scenarios on the model and the real kernel.
 
     Every divergence is shrunk by Hypothesis to a minimal scenario and written
-    into OUT with its expectations recorded from the real kernel. Exit code 1
-    if any divergence was found.
+    into OUT with its expectations recorded from the real kernel (OUT is
+    checked before fuzzing begins). Exit code 1 if any divergence was found,
+    2 if OUT cannot be written, 130 on Ctrl-C (workers are stopped at once;
+    divergences already written stay, each file whole).
 
     \b
     Examples:

@@ -8,7 +8,8 @@ test suite runs it forever after.
 
 ``--jobs N`` runs N worker processes, each with its own seed and share of
 the examples; processes have their own descriptor tables and ephemeral
-ports, so they cannot clash.
+ports, so they cannot clash. The parent owns Ctrl-C and the files (see
+"workers" below).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from muxsim.lang.printer import format_action
 from muxsim.lang.record import fill_expectations, wants_expectation
 from muxsim.lang.results import RunOptions, ScenarioResult
 from muxsim.lang.syntax import Scenario
-from muxsim.sigint import check_interrupted
+from muxsim.sigint import check_interrupted, forget_in_child
 from muxsim.strategies import scenarios
 
 PROFILES = {"dev": 200, "ci": 500, "nightly": 20000}
@@ -232,6 +233,7 @@ def _worker_main(examples: int, seed_value: int, index: int, counts: Any,
                  conn: multiprocessing.connection.Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    forget_in_child()
 
     def progress(done: int) -> None:
         counts[index] = done

@@ -50,6 +50,12 @@ def interrupted() -> bool:
     return _latched
 
 
+def forget_in_child() -> None:
+    """In a forked worker that leaves Ctrl-C to its parent: no latch, no block to end."""
+    global _latched, _depth
+    _latched, _depth = False, 0
+
+
 @contextlib.contextmanager
 def latched_interrupts() -> Iterator[None]:
     """SIGINT raises ``KeyboardInterrupt`` and is remembered until the block ends."""
@@ -83,4 +89,4 @@ def latched_interrupts() -> Iterator[None]:
         _latched, _depth = False, 0
 
 
-__all__ = ["check_interrupted", "interrupted", "latched_interrupts"]
+__all__ = ["check_interrupted", "forget_in_child", "interrupted", "latched_interrupts"]
