@@ -29,6 +29,15 @@ the real call would not have seen:
   epoll wakes its sleepers last-in first-out. Only a runner used from a
   thread other than the main one, where no handler can be installed,
   falls back to slices of :data:`SLICE` seconds.
+
+Cancelling races with the waiter's own end: ``pthread_kill`` on a thread
+that has exited (CPython's threads are detached, so its ``pthread_t`` is
+freed) or whose id is not known yet (0) is undefined behaviour, a segfault
+in practice, and writing the eventfd after the waiter released it writes
+whatever now holds that number. So the waiter's end (release, then done)
+and each interrupt are made under one lock, and an interrupt is sent only
+while the thread is known to be running. Ctrl-C is held off while a
+waiter starts, so a run interrupted there knows whether it has a thread.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -99,6 +109,8 @@ class Waiter:
         self._cancel = threading.Event()
         self._done = threading.Event()
         self._started = threading.Event()
+        self._alive = threading.Lock()  # held to end the thread, and to interrupt it
+        self._launched = False
         self.outcome: Outcome | None = None
         self.tid = 0
         self.ident = 0
@@ -108,15 +120,28 @@ class Waiter:
 
     def start(self) -> None:
         self.began = time.monotonic()
-        self.thread.start()
-        self._started.wait(5.0)
+        # Ctrl-C held off until the thread runs (which inherits the block),
+        # so an interrupted run knows whether there is a thread to stop.
+        main = threading.current_thread() is threading.main_thread()
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if main else None
+        try:
+            self.thread.start()
+            self._launched = True
+            self._started.wait(5.0)
+        finally:
+            if mask is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
     def _run(self) -> None:
-        self.tid = threading.get_native_id()  # the kernel's id, for /proc
-        self.ident = threading.get_ident()  # the pthread id, for pthread_kill
+        with self._alive:
+            self.tid = threading.get_native_id()  # the kernel's id, for /proc
+            self.ident = threading.get_ident()  # the pthread id, for pthread_kill
         self._started.set()
         try:
             if self._interrupt is not None:
+                if self._cancel.is_set():  # cancelled before it could be interrupted
+                    self.outcome = Hung()
+                    return
                 outcome = self._call(self.timeout)
                 if self._cancel.is_set():
                     outcome = Hung()
@@ -138,8 +163,9 @@ class Waiter:
                     self.outcome = Hung()
                     return
         finally:
-            self._on_exit()
-            self._done.set()
+            with self._alive:
+                self._on_exit()
+                self._done.set()
 
     @property
     def finished(self) -> bool:
@@ -182,10 +208,14 @@ class Waiter:
     def cancel(self) -> None:
         """Stop the waiting call (or let it stop at its next slice) and wait for the end."""
         self._cancel.set()
+        if not self._launched:  # no thread: nothing to stop
+            return
         if self._interrupt is not None:
             while not self._done.is_set():
-                with contextlib.suppress(OSError):  # it may end (and tidy up) meanwhile
-                    self._interrupt(self)
+                with self._alive:  # the thread is running, and stays so meanwhile
+                    if not self._done.is_set() and self.ident:
+                        with contextlib.suppress(OSError):
+                            self._interrupt(self)
                 self._done.wait(0.05)  # again: the first may land before the call began
             return
         self._done.wait(SLICE * 5 + 1.0)
