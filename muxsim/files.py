@@ -20,7 +20,8 @@ cut can; the manifest then says the switch was committed, and the next
 it before anything else. Before the manifest exists, the old set is
 untouched; after it, the new set is the one that counts.
 
-Every write error names the file it was writing.
+Every write error names the file it was writing. One writer at a time per
+directory: a second one would take the first's staging for a leftover.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from muxsim.report.render import render_html, render_junit, render_markdown
 __all__ = ["PreviousResultsError", "Report", "build_report", "load_previous", "terminal_table",
            "write_report"]
 
-PREVIOUS_LIMIT = 512 * 1024 * 1024  # bytes: ample for a results.json, refuses /dev/zero
+PREVIOUS_LIMIT = 64 * 1024 * 1024  # bytes: 50 times the catalogue's; refuses endless input
 
 
 class PreviousResultsError(ValueError):
