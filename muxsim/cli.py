@@ -438,7 +438,9 @@ def _check_out(directory: str, hint: str) -> None:
 
 @main.command("probe")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False),
-              help="where to write the profile [default: models/platform/<kernel release>.toml]")
+              help="where to write the profile [default: <kernel release>.toml in "
+                   "$MUXSIM_PLATFORM_DIR, else $XDG_DATA_HOME/muxsim/platform, else "
+                   "~/.local/share/muxsim/platform]")
 @click.option("--json", "as_json", is_flag=True, help="print the profile as JSON")
 @click.option("--costs", is_flag=True,
               help="also measure the per-call costs of select, poll, epoll_wait, epoll_ctl, "
@@ -447,28 +449,47 @@ def _check_out(directory: str, hint: str) -> None:
 def probe_command(out_path: str | None, as_json: bool, costs: bool) -> None:
     """Measure this machine's constants on the real kernel and write a platform profile.
 
-    The model loads models/platform/<kernel release>.toml when it exists
-    (buffer sizes, skb truesize rule, pipe limits, and with --costs the
-    [costs] table that `muxsim explore` prices system calls with); without
-    one it uses a documented default profile. Without --costs, a [costs]
-    table already in the file is kept.
+    The model loads the profile for the running kernel, <kernel
+    release>.toml, from the user's platform directory ($MUXSIM_PLATFORM_DIR,
+    else $XDG_DATA_HOME/muxsim/platform, else ~/.local/share/muxsim/platform),
+    else from the repository's models/platform/, whether the model runs
+    compiled or as Python: buffer sizes, skb truesize rule, pipe limits, and
+    with --costs the [costs] table that `muxsim explore` prices system calls
+    with. Without one it uses a documented default profile. The probe writes
+    to the user's directory (never into the repository unless --out says
+    so). Without --costs, a [costs] table already in the profile in use is
+    kept.
 
     \b
     Examples:
       muxsim probe
       muxsim probe --costs --out /tmp/this-machine.toml
       muxsim explore models/scenarios/c10k.toml --platform /tmp/this-machine.toml
+      muxsim probe --costs --out models/platform/$(uname -r).toml   # ship it
     """
     from dataclasses import asdict
 
     from muxsim.model.costs import dump_costs, existing_costs
-    from muxsim.model.profile import dump_profile, profile_path
+    from muxsim.model.profile import dump_profile, find_profile, probe_target
     from muxsim.probe import probe
 
     def body() -> int:
+        target = out_path or str(probe_target())
+        # Where it goes, checked before the measuring (with --costs, half a minute).
+        directory = os.path.dirname(os.path.abspath(target))
+        try:
+            if not out_path:
+                os.makedirs(directory, exist_ok=True)
+            writable = os.access(directory, os.W_OK)
+        except OSError:
+            writable = False
+        if not writable:
+            _fail(EXIT_USAGE, f"muxsim probe: cannot write in {directory}\n"
+                              "  hint: give --out FILE, or set MUXSIM_PLATFORM_DIR to a "
+                              "directory you can write")
+        in_use = out_path or find_profile()  # the costs to keep: the profile the model reads
+        measured: dict[str, Any] = existing_costs(str(in_use)) if in_use else {}
         profile, log = probe()
-        target = out_path or str(profile_path())
-        measured: dict[str, Any] = existing_costs(target)
         if costs:
             from realmux.costs import measure_costs
 

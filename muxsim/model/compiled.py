@@ -167,6 +167,7 @@ def build(directory: Path | None = None, *,
             {"interpreter": _interpreter(), "sources": digests}, indent=1) + "\n")
         old = target / "old"
         if where.exists():
+            _rescue_profiles(where, progress)  # first: if it fails, the old build stays
             where.rename(old)
         lib.rename(where)
     if progress:
@@ -178,5 +179,30 @@ def remove(directory: Path | None = None) -> bool:
     where = directory or compiled_dir()
     if not where.exists():
         return False
+    _rescue_profiles(where)
     shutil.rmtree(where)
     return True
+
+
+def _rescue_profiles(old: Path, progress: Callable[[str], None] | None = None) -> list[Path]:
+    """Move the platform profiles an earlier muxsim wrote into the compiled
+    directory (it took the profiles' place from the compiled module's
+    ``__file__``) to the user's platform directory, before the directory goes.
+    A profile already there is newer: it is kept, and the old one dropped."""
+    from muxsim.model.profile import user_dir
+
+    moved: list[Path] = []
+    stranded = sorted((old / "models" / "platform").glob("*.toml"))
+    if not stranded:
+        return moved
+    into = user_dir()
+    into.mkdir(parents=True, exist_ok=True)
+    for profile in stranded:
+        if not (into / profile.name).exists():
+            partial = into / f".{profile.name}.partial"
+            shutil.copy2(profile, partial)
+            os.replace(partial, into / profile.name)  # whole or not at all
+            moved.append(into / profile.name)
+            if progress:
+                progress(f"moved the platform profile {profile.name} to {into}")
+    return moved

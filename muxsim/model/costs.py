@@ -318,13 +318,13 @@ def built_in_costs() -> CostModel:
 def load_costs(path: Path | None = None) -> CostModel:
     """The ``[costs]`` table of a platform profile; the built-in costs if it has none.
 
-    With no path, the profile for the running kernel (``models/platform/``)
-    if there is one.
+    With no path, the profile for the running kernel if there is one
+    (:func:`muxsim.model.profile.find_profile`).
     """
-    from muxsim.model.profile import profile_path
+    from muxsim.model.profile import find_profile
 
-    target = path or profile_path()
-    if not target.exists():
+    target = path or find_profile()
+    if target is None or not target.exists():
         if path is not None:
             raise ScenarioError(str(path), 1, 1, "no such platform profile",
                                 "give a file written by `muxsim probe --costs`")

@@ -8,9 +8,19 @@ size and the ``net.core`` buffer sysctls decide what ``send``, ``fill`` and
 
 ``muxsim probe`` measures them on the real kernel (``SIOCOUTQ`` on an
 AF_UNIX socket reports the exact truesize charged for a send) and writes
-``models/platform/<kernel release>.toml``; the model loads the profile
-for the running kernel if there is one, else :data:`DEFAULT` (measured on
+``<kernel release>.toml`` into the user's platform directory
+(:func:`user_dir`); the model loads the profile for the running kernel from
+there, else from the repository's ``models/platform/`` (:data:`SHIPPED_DIR`,
+profiles that come with muxsim), else uses :data:`DEFAULT` (measured on
 Linux 6.18, x86_64, 4 KiB pages).
+
+Neither directory may be derived from this module's ``__file__``: compiled,
+this module lives in the compiled model's directory, which ``muxsim
+compile`` replaces whole, and a profile written beside it was read only by
+the compiled form and lost at the next build. The repository is the one
+the sources are in (:data:`muxsim.model.compiled.ROOT`, a module never
+compiled); the user's directory is outside the repository, so the default
+``muxsim probe`` never modifies a tracked file.
 """
 
 from __future__ import annotations
@@ -21,6 +31,8 @@ import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Final
+
+from muxsim.model.compiled import ROOT
 
 #: kmalloc's general caches (mm/slab_common.c: kmalloc_info), x86_64.
 KMALLOC_SIZES: Final = (8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192)
@@ -97,17 +109,41 @@ class Profile:
 
 DEFAULT = Profile()
 
-PLATFORM_DIR = Path(__file__).resolve().parent.parent.parent / "models" / "platform"
+#: Profiles shipped with muxsim: the repository's ``models/platform/``.
+SHIPPED_DIR: Final = ROOT / "models" / "platform"
 
 
-def profile_path(release: str | None = None) -> Path:
-    return PLATFORM_DIR / f"{release or platform.release()}.toml"
+def user_dir() -> Path:
+    """Where ``muxsim probe`` writes, read before :data:`SHIPPED_DIR`:
+    ``$MUXSIM_PLATFORM_DIR``, else ``$XDG_DATA_HOME/muxsim/platform``, else
+    ``~/.local/share/muxsim/platform`` (the XDG base directory rule)."""
+    chosen = os.environ.get("MUXSIM_PLATFORM_DIR")
+    if chosen:
+        return Path(chosen)
+    data = os.environ.get("XDG_DATA_HOME")
+    base = Path(data) if data and os.path.isabs(data) else Path.home() / ".local" / "share"
+    return base / "muxsim" / "platform"
+
+
+def probe_target(release: str | None = None) -> Path:
+    """Where ``muxsim probe`` writes the profile of ``release`` (this kernel's)."""
+    return user_dir() / f"{release or platform.release()}.toml"
+
+
+def find_profile(release: str | None = None) -> Path | None:
+    """The profile of ``release`` (this kernel's) the model reads: the user's, else
+    the shipped one; None if there is neither."""
+    name = f"{release or platform.release()}.toml"
+    for directory in (user_dir(), SHIPPED_DIR):
+        if (directory / name).is_file():
+            return directory / name
+    return None
 
 
 def load_profile(path: Path | None = None) -> Profile:
-    """The profile for this kernel if ``muxsim probe`` wrote one, else the default."""
-    target = path or profile_path()
-    if not target.exists():
+    """The profile at ``path``, else this kernel's (:func:`find_profile`), else the default."""
+    target = path or find_profile()
+    if target is None or not target.exists():
         return DEFAULT
     with open(target, "rb") as handle:
         data = tomllib.load(handle)

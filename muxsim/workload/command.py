@@ -52,8 +52,10 @@ _METRIC_HELP = "\n    ".join(f"  {m.label:<12} {m.help}" for m in METRICS)
               help="where results.csv, results.json and the plots go "
                    "[default: reports/explore/<workload name>]")
 @click.option("--platform", "platform_file", type=click.Path(dir_okay=False), metavar="FILE",
-              help="platform profile whose [costs] to use [default: this kernel's profile in "
-                   "models/platform/, else the built-in costs]")
+              help="platform profile whose [costs] to use [default: this kernel's profile, "
+                   "from $MUXSIM_PLATFORM_DIR (else ~/.local/share/muxsim/platform) where "
+                   "`muxsim probe` writes it, else from models/platform/; else the built-in "
+                   "costs]")
 @click.option("--validate", is_flag=True,
               help="also measure each point's readiness call on the real kernel and print "
                    "it against the model's prediction")

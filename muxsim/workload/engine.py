@@ -483,18 +483,35 @@ class WorkloadRun:
                 except OSError as exc:
                     if not isinstance(exc, BlockingIOError):
                         conn.out = 0  # the peer is gone: nothing more to send
+                    sent = -1
+                # Never yield inside an except block (see _accept).
+                if sent < 0:
                     yield self._charge(th, costs.send(transport, 1))
                     break
                 conn.out -= sent
                 yield self._charge(th, costs.send(transport, sent))
 
     def _accept(self, th: _Thread) -> Proc:
-        """Accept (until EAGAIN if the server drains) and close: a short-lived connection."""
+        """Accept (until EAGAIN if the server drains) and close: a short-lived connection.
+
+        The failed accept is charged after the ``except`` block, not inside it:
+        a generator compiled by mypyc that is suspended inside an ``except``
+        block leaves the exception it handles set as the thread's current one
+        (mypyc restores it only when the block is left, not across a
+        ``yield``; mypyc/mypyc#347: "yield inside except and finally blocks is
+        still broken"). SimPy then resumes other processes with it set, every
+        later OSError takes it as its ``__context__``, and the chain of every
+        EAGAIN of the run stays alive: 250 MB and quadratic time for eight
+        virtual seconds of herd.toml. tests/test_compiled.py checks that no
+        compiled module yields inside ``except`` or ``finally``.
+        """
         k, costs = self.kernel, self.costs
         while True:
             try:
                 fd = k.accept(self.lfd, "a")
             except OSError:
+                fd = -1  # EAGAIN: another thread took the connection
+            if fd < 0:
                 yield self._charge(th, costs.accept_tcp)
                 return
             self.accepts += 1
