@@ -26,7 +26,8 @@ from muxsim.backends import BACKENDS, get_backend
 from muxsim.compare import Divergence, divergences, side_by_side
 from muxsim.files import write_atomic, write_jsonl_atomic
 from muxsim.lang.errors import InvariantError, ScenarioError
-from muxsim.lang.parser import parse_file
+from muxsim.lang.inputs import InputFileError, read_input
+from muxsim.lang.parser import parse_file, read_source
 from muxsim.lang.printer import format_action
 from muxsim.lang.record import fill_expectations, wants_expectation
 from muxsim.lang.results import RunOptions, ScenarioResult
@@ -34,6 +35,8 @@ from muxsim.lang.syntax import Scenario
 from muxsim.lang.trace import scenario_record, statement_record, trace_records
 
 EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+#: The largest results.json --compare reads (the catalogue's is about 1 MiB).
+MAX_RESULTS_BYTES = 256 << 20
 
 
 def _fail(code: int, message: str) -> NoReturn:
@@ -314,8 +317,7 @@ def record(path: str, backend_name: str, output: str | None, watchdog: float) ->
         result = get_backend(backend_name).run(scenario, RunOptions(watchdog=watchdog))
         outcomes = {r.statement.where.line: r.outcome for r in result.results
                     if wants_expectation(r.statement)}
-        with open(path, encoding="utf-8", newline="") as handle:
-            text = handle.read()  # newline="": CRLF files stay CRLF
+        text = read_source(path)  # as written: CRLF files stay CRLF
         changed = sum(1 for r in result.results if r.matched is False)
         write_atomic(output or path, fill_expectations(text, outcomes))
         notes = [f"line {r.statement.where.line}: {n}" for r in result.results for n in r.notes]
@@ -388,9 +390,12 @@ def report(out_dir: str, paths: tuple[str, ...], examples: int, seed_value: int,
 def _check_results_file(path: str) -> None:
     """Refuse a --compare file that is not an earlier results.json, before any work."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        # Bounded: /dev/zero or a FIFO is refused, not read without end.
+        data = json.loads(read_input(path, MAX_RESULTS_BYTES).decode("utf-8"))
+    except InputFileError as exc:
+        _fail(EXIT_USAGE, f"{path}: {exc.message}\n  hint: give the results.json of an "
+                          "earlier `muxsim report`")
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         _fail(EXIT_USAGE, f"{path}: not a readable results.json ({exc})\n"
                           "  hint: give the results.json of an earlier `muxsim report`")
     if not isinstance(data, dict) or not isinstance(data.get("scenarios"), list):
