@@ -311,3 +311,19 @@ def test_devices_and_fifos_are_refused_unread(tmp_path: Path, args: list[str],
     assert "not a regular file" in done.stderr and "hint:" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_probe_reads_an_existing_out_file_without_blocking(tmp_path: Path) -> None:
+    """`probe --out` keeps the [costs] of the file it replaces: a FIFO or /dev/zero there
+    must not block or exhaust it (issue 11, item 7)."""
+    import os
+
+    from muxsim.model.costs import existing_costs
+
+    fifo = tmp_path / "profile.toml"
+    os.mkfifo(fifo)
+    assert existing_costs(str(fifo)) == {}
+    assert existing_costs("/dev/zero") == {}
+    deep = tmp_path / "deep.toml"
+    deep.write_text("costs = " + "[" * 2000 + "]" * 2000 + "\n")
+    assert existing_costs(str(deep)) == {}

@@ -361,9 +361,9 @@ def load_costs(path: Path | None = None) -> CostModel:
 def existing_costs(path: str) -> dict[str, Any]:
     """The ``[costs]`` table of a profile already on disk ({} if none or unreadable)."""
     try:
-        with open(path, "rb") as handle:
-            table = tomllib.load(handle).get("costs", {})
-    except (OSError, tomllib.TOMLDecodeError):
+        # Bounded and never blocking: `probe --out` may name a FIFO or a device.
+        table = tomllib.loads(read_input(path, 1 << 20).decode("utf-8")).get("costs", {})
+    except (InputFileError, UnicodeDecodeError, ValueError, RecursionError):
         return {}
     return table if isinstance(table, dict) else {}
 
