@@ -1,10 +1,11 @@
 """Malformed inputs never end in a traceback, an exit 3 or a hang (issue 11, the campaign).
 
 The generator and the campaign live in :mod:`tests.malformed`; here a
-bounded sample runs in every `make test` (the whole campaign of 2,000 cases
-takes about a minute: ``python -m tests.malformed --count 2000``). Seeds
-differ from the full campaign's (1), so the suite and a manual run look at
-different cases.
+bounded sample runs in every `make test` (about 25 s). The whole campaign,
+``python -m tests.malformed --count 2000 --seed 1``, took 108 s on 2 cores
+when last run: 2,000 cases (1,711 .mux, 289 .toml), 7,344 runs, none with
+a traceback, an exit 3 or a hang. The seeds here differ from its (1), so the
+suite and a manual run look at different cases.
 """
 
 from __future__ import annotations
@@ -37,13 +38,14 @@ def test_the_parsers_take_any_bytes(tmp_path: Path) -> None:
 
 
 def test_a_sample_on_every_backend_exits_0_1_or_2_in_time() -> None:
-    """200 cases on sim, real and record (and explore for workloads), in worker
-    processes with a 60 s bound a run: no traceback, no exit 3, no hang."""
+    """200 cases on sim, real and record (explore for workloads; one in ten also as a
+    process of its own, in the C locale), in worker processes with a 60 s bound a
+    run: no traceback, no exit 3, no hang."""
     results = malformed.campaign(seed=12, count=200, jobs=2, timeout=60.0)
     bad = malformed.failures(results)
     counts = malformed.summary(results)
     assert not bad, f"{len(bad)} bad runs, first: {bad[:3]}; exit codes: {counts}"
-    assert {"sim", "real", "record", "parse"} <= set(counts), counts
+    assert {"sim", "real", "record", "parse", "process"} <= set(counts), counts
     assert counts["real"].get("0", 0) > 10, counts  # parseable cases did run
 
 

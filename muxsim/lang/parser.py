@@ -140,8 +140,6 @@ class SourceLine:
 # it stands: every word of the language is ASCII, and an invisible character
 # must not change what a line means.
 
-#: The blanks that separate words.
-BLANKS = " \t\f\v"
 _ODD_SPACE = re.compile(r"[\t\f\v]")
 _WORD = re.compile(r"[^ \t\f\v]+")
 _NOT_ALLOWED = re.compile(r"[^ -~\t\f\v]")
