@@ -183,7 +183,10 @@ def _reshape(rng: random.Random, data: bytes) -> tuple[bytes, str]:
     elif op == "swap" and i + 1 < len(lines):
         lines[i], lines[i + 1] = lines[i + 1], lines[i]
     else:
-        lines[i:i + 1] = [lines[i]] * rng.randint(2, 200)
+        # A line that waits is repeated a few times only: many copies are honest
+        # minutes of waiting (budgeted by asked_for), not malformed input.
+        waits = "timeout=" in lines[i] or lines[i].lstrip().startswith("sleep")
+        lines[i:i + 1] = [lines[i]] * rng.randint(2, 3 if waits else 200)
     return _unlines(lines), f"line {i + 1} {op}"
 
 
@@ -282,7 +285,8 @@ def cases(seed: int, count: int, start: int = 0) -> Iterator[Case]:
 # -- one run, in a worker ---------------------------------------------------------------
 
 
-def run_one(kind: str, path: str, backend: str, scratch: str) -> dict[str, Any]:
+def run_one(kind: str, path: str, backend: str, scratch: str,
+            budget: float = 50.0) -> dict[str, Any]:
     """Run one case on one backend in this process; what happened, as a dict."""
     from click.testing import CliRunner
 
@@ -292,7 +296,7 @@ def run_one(kind: str, path: str, backend: str, scratch: str) -> dict[str, Any]:
     if backend == "parse":
         return _parse_only(kind, path, began)
     if backend == "process":
-        return _as_a_process(kind, path, began)
+        return _as_a_process(kind, path, began, budget)
     if backend == "explore":
         argv = ["explore", path, "--jobs", "1", "--set", "duration=0.01",
                 "--out", os.path.join(scratch, "explore")]
@@ -324,7 +328,7 @@ def _positioned(output: str, path: str) -> bool:
     return bool(re.search(where, output)) and "hint:" in output
 
 
-def _as_a_process(kind: str, path: str, began: float) -> dict[str, Any]:
+def _as_a_process(kind: str, path: str, began: float, budget: float) -> dict[str, Any]:
     """``muxsim`` as its own process, in the C locale: what click's runner cannot show
     (a message the terminal's encoding cannot print, a stray thread keeping it alive)."""
     argv = ["explore", path, "--jobs", "1", "--set", "duration=0.01", "--out",
@@ -333,9 +337,9 @@ def _as_a_process(kind: str, path: str, began: float) -> dict[str, Any]:
     env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONIOENCODING": ""}
     try:
         done = subprocess.run([sys.executable, "-m", "muxsim", *argv], cwd=ROOT, env=env,
-                              capture_output=True, timeout=50, stdin=subprocess.DEVNULL)
+                              capture_output=True, timeout=budget, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
-        return {"code": "hang", "crash": "no exit in 50 s", "seconds": 50.0}
+        return {"code": "hang", "crash": f"no exit in {budget:.0f} s", "seconds": budget}
     finally:
         if kind == "toml":
             shutil.rmtree(argv[-1], ignore_errors=True)
@@ -390,7 +394,8 @@ def _worker() -> None:
         job = json.loads(line)
         scratch = tempfile.mkdtemp(prefix="malformed-")
         try:
-            result = run_one(job["kind"], job["path"], job["backend"], scratch)
+            result = run_one(job["kind"], job["path"], job["backend"], scratch,
+                             job["budget"] - 10)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         out.write(json.dumps({**job, **result}) + "\n")
@@ -446,6 +451,9 @@ def campaign(seed: int, count: int, *, jobs: int = 2, timeout: float = 60.0,
     is killed (with every process it started) and replaced.
     """
     own = directory is None
+    # A run may take as long as the waits its scenario asks for: 125 copies of
+    # "poll a:IN timeout=0.5" are a minute of honest waiting on the kernel.
+    # Past the time bound plus those, it is a hang.
     where = Path(directory or tempfile.mkdtemp(prefix="malformed-cases-"))
     where.mkdir(parents=True, exist_ok=True)
     queue: collections.deque[dict[str, Any]] = collections.deque()
@@ -457,7 +465,8 @@ def campaign(seed: int, count: int, *, jobs: int = 2, timeout: float = 60.0,
                     and not _small_workload(str(path)):
                 continue
             queue.append({"index": c.index, "kind": c.kind, "how": c.how, "path": str(path),
-                          "backend": backend})
+                          "backend": backend,
+                          "budget": timeout + (asked_for(str(path)) if c.kind == "mux" else 0)})
     total = len(queue)
     results: list[dict[str, Any]] = []
     workers = [_Worker() for _ in range(max(1, jobs))]
@@ -482,9 +491,10 @@ def campaign(seed: int, count: int, *, jobs: int = 2, timeout: float = 60.0,
                     workers[workers.index(w)] = w = _Worker()
                 w.job = None
             for i, w in enumerate(workers):
-                if w.job is not None and time.monotonic() - w.began > timeout:
-                    results.append({**w.job, "code": "hang", "crash": f"no answer in {timeout} s",
-                                    "seconds": timeout})
+                if w.job is not None and time.monotonic() - w.began > w.job["budget"]:
+                    results.append({**w.job, "code": "hang",
+                                    "crash": f"no answer in {w.job['budget']:.0f} s",
+                                    "seconds": w.job["budget"]})
                     w.kill()
                     workers[i] = _Worker()
             if progress is not None:
@@ -495,6 +505,28 @@ def campaign(seed: int, count: int, *, jobs: int = 2, timeout: float = 60.0,
         if own:
             shutil.rmtree(where, ignore_errors=True)
     return sorted(results, key=lambda r: (r["index"], r["backend"]))
+
+
+def asked_for(path: str, watchdog: float = 1.0) -> float:
+    """Seconds of waiting a scenario asks for: its finite timeouts and sleeps, and the
+    watchdog for each wait without a timeout (0 if it does not parse)."""
+    from muxsim.lang.errors import ScenarioError
+    from muxsim.lang.parser import parse_file
+    from muxsim.lang.syntax import Poll, Select, Sleep, Spawn, Wait
+
+    try:
+        scenario = parse_file(path)
+    except ScenarioError:
+        return 0.0
+    total = 0.0
+    for statement in scenario.statements:
+        action = statement.action
+        call = action.call if isinstance(action, Spawn) else action
+        if isinstance(call, Sleep):
+            total += call.seconds
+        elif isinstance(call, Wait | Poll | Select):
+            total += watchdog if call.timeout == float("inf") else call.timeout
+    return total
 
 
 def _small_workload(path: str) -> bool:
