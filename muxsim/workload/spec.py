@@ -192,7 +192,7 @@ def _coerce(key: Key, value: Any) -> Any:
     if key.kind is str:
         if not isinstance(value, str):
             raise _Invalid(f"{d} must be a string, got {_show(value)}",
-                           f'put it in double quotes, e.g. {key.name} = "{format_value(value)}"')
+                           f'put it in double quotes, e.g. {key.name} = "{_show(value)}"')
         if key.choices and value not in key.choices:
             raise _Invalid(f"unknown {d} {_show(value)}", _choice_hint(key, value))
         if key.name == "name":
