@@ -2,9 +2,9 @@
 
 The generator and the campaign live in :mod:`tests.malformed`; here a
 bounded sample runs in every `make test` (about 25 s). The whole campaign,
-``python -m tests.malformed --count 2000 --seed 1``, took 108 s on 2 cores
-when last run: 2,000 cases (1,711 .mux, 289 .toml), 7,344 runs, none with
-a traceback, an exit 3 or a hang. The seeds here differ from its (1), so the
+``python -m tests.malformed --count 2000 --seed 1``, took 116 s on 2 shared
+cores when last run: 2,000 cases (1,711 .mux, 289 .toml), 7,344 runs, none
+with a traceback, an exit 3 or a hang (seed 2: 7,352 runs in 101 s, none). The seeds here differ from its (1), so the
 suite and a manual run look at different cases.
 """
 
