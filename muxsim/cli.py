@@ -33,7 +33,7 @@ from muxsim.files import (
     write_jsonl_atomic,
 )
 from muxsim.lang.errors import InvariantError, ScenarioError
-from muxsim.lang.parser import parse_file
+from muxsim.lang.parser import parse_file, read_source
 from muxsim.lang.printer import format_action
 from muxsim.lang.record import fill_expectations, wants_expectation
 from muxsim.lang.results import RunOptions, ScenarioResult
@@ -327,8 +327,7 @@ def record(path: str, backend_name: str, output: str | None, watchdog: float) ->
         result = get_backend(backend_name).run(scenario, RunOptions(watchdog=watchdog))
         outcomes = {r.statement.where.line: r.outcome for r in result.results
                     if wants_expectation(r.statement)}
-        with open(path, encoding="utf-8", newline="") as handle:
-            text = handle.read()  # newline="": CRLF files stay CRLF
+        text = read_source(path)  # as written: CRLF files stay CRLF
         changed = sum(1 for r in result.results if r.matched is False)
         write_atomic(output or path, fill_expectations(text, outcomes))
         notes = [f"line {r.statement.where.line}: {n}" for r in result.results for n in r.notes]

@@ -263,3 +263,88 @@ def test_non_finite_watchdog_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "ok.mux", PASSING)
     code, _, _ = invoke("run", str(path), "--watchdog", "nan")
     assert code == 2
+
+
+def test_record_keeps_a_file_with_form_feeds_parseable(tmp_path: Path) -> None:
+    """Lines end at \\n for the parser and for record alike (issue 11, item 10).
+
+    ``pipe r w\\fsend w 1`` is one line (a form feed is a blank), so it is
+    refused and left alone; a form feed on a line of its own stays, and the
+    file record writes parses to the same statements.
+    """
+    joined = tmp_path / "joined.mux"
+    joined.write_bytes(b"pipe r w\x0csend w 1\n")
+    code, _, err = invoke("record", str(joined))
+    assert code == 2 and f"{joined}:1:10: pipe: unexpected 'send'" in err
+    assert joined.read_bytes() == b"pipe r w\x0csend w 1\n"
+
+    paged = tmp_path / "paged.mux"
+    paged.write_bytes("pipe r w\n\x0c\nsend w 1\x0b# \u2028 sep\n\x0c\nrecv r 1\n".encode())
+    code, _, _ = invoke("record", str(paged))
+    assert code == 0
+    assert paged.read_bytes() == ("pipe r w => ok\n\x0c\nsend w 1 => 1  # \u2028 sep\n\x0c\n"
+                                  "recv r 1 => 1\n").encode()
+    code, out, _ = invoke("run", str(paged))
+    assert code == 0 and "3 expectations" in out
+
+
+@pytest.mark.parametrize("args", [
+    ["run", "{special}"], ["run", "--on", "sim", "{special}"], ["record", "{special}"],
+    ["check", "{special}"],
+    ["explore", "models/scenarios/herd.toml", "--platform", "{special}"],
+    ["report", "--compare", "{special}", "--examples", "0", "--out", "{tmp}/r"],
+])
+@pytest.mark.parametrize("special", ["/dev/zero", "fifo"])
+def test_devices_and_fifos_are_refused_unread(tmp_path: Path, args: list[str],
+                                              special: str) -> None:
+    """/dev/zero was read into MemoryError and a FIFO hung (issue 11, item 7)."""
+    import os
+
+    root = Path(__file__).resolve().parent.parent
+    if special == "fifo":
+        special = str(tmp_path / "in.mux")
+        os.mkfifo(special)
+    argv = [a.format(special=special, tmp=tmp_path) for a in args]
+    done = subprocess.run([sys.executable, "-m", "muxsim", *argv], cwd=root, timeout=60,
+                          capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert "not a regular file" in done.stderr and "hint:" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_probe_reads_an_existing_out_file_without_blocking(tmp_path: Path) -> None:
+    """`probe --out` keeps the [costs] of the file it replaces: a FIFO or /dev/zero there
+    must not block or exhaust it (issue 11, item 7)."""
+    import os
+
+    from muxsim.model.costs import existing_costs
+
+    fifo = tmp_path / "profile.toml"
+    os.mkfifo(fifo)
+    assert existing_costs(str(fifo)) == {}
+    assert existing_costs("/dev/zero") == {}
+    deep = tmp_path / "deep.toml"
+    deep.write_text("costs = " + "[" * 2000 + "]" * 2000 + "\n")
+    assert existing_costs(str(deep)) == {}
+
+
+@pytest.mark.parametrize("command", [["run", "--on", "sim"], ["run", "--on", "real"],
+                                     ["record"], ["check"]])
+@pytest.mark.parametrize(("source", "where", "message"), [
+    ("socketpair a b\nsend a " + "9" * 5000 + "\n", "2:8", "N is too large"),
+    ("socketpair a b\nsend a 1 => " + "9" * 5000 + "\n", "2:13", "is too large"),
+    ("socketpair a b\nset a linger " + "0" * 5000 + "7\n", "2:14", "leading zero"),
+    ("epoll e\nsocketpair a b\nctl e add a IN|0xffffffffff\n", "3:16", "wider than 32 bits"),
+    ("socketpair a b\nselect r=" + ",".join(["a"] * 1025) + "\n", "2:8", "FD_SETSIZE"),
+])
+def test_numbers_the_language_cannot_hold_exit_2_with_a_position(
+        tmp_path: Path, command: list[str], source: str, where: str, message: str) -> None:
+    """A 5,000-digit number was CPython's ValueError (exit 3), 1,025 select names crashed
+    the real backend (issue 11, item 7): now exit 2 at FILE:LINE:COL, file untouched."""
+    path = write(tmp_path, "n.mux", source)
+    code, out, err = invoke(*command, str(path))
+    assert code == 2, err
+    assert f"{path}:{where}: " in err and message in err and "hint:" in err
+    assert "Traceback" not in out + err and len(err) < 1000
+    assert path.read_text() == source

@@ -51,6 +51,45 @@ CASES = [
      "2147483647"),
     ("max beyond int", "epoll e\nwait e max=4294967296", 2, 8, "does not fit a C int",
      "EP_MAX_EVENTS"),
+    # Numbers the language cannot hold (issue 11, item 7): digits are counted before
+    # int() reads them, so 5,000 digits is a positioned error, not CPython's ValueError.
+    ("5,000-digit count", "socketpair a b\nsend a " + "9" * 5000, 2, 8, "too large", "256 MiB"),
+    ("5,000-digit set value", "socketpair a b\nset a linger " + "9" * 5000, 2, 14,
+     "does not fit a C int", "l_linger"),
+    ("5,000-digit max", "epoll e\nwait e max=" + "9" * 5000, 2, 8, "does not fit a C int",
+     "EP_MAX_EVENTS"),
+    ("5,000-digit outcome", "socketpair a b\nsend a 1 => " + "9" * 5000, 2, 13, "too large",
+     "SSIZE_MAX"),
+    ("5,000 leading zeros", "socketpair a b\nsend a " + "0" * 5000 + "1", 2, 8,
+     "leading zero", "write 1"),
+    ("leading zero count", "socketpair a b\nsend a 010", 2, 8, "leading zero", "octal"),
+    ("leading zero set", "socketpair a b\nset a sndbuf -08", 2, 14, "leading zero", "write -8"),
+    ("leading zero max", "epoll e\nwait e max=01", 2, 12, "leading zero", "write 1"),
+    ("leading zero outcome", "socketpair a b\nsend a 1 => 01", 2, 13, "leading zero",
+     "write 1"),
+    ("leading zero seconds", "sleep 00.5", 1, 7, "bad number of seconds", "leading zeros"),
+    ("40-bit epoll mask", "epoll e\nsocketpair a b\nctl e add a IN|0xffffffffff", 3, 16,
+     "wider than 32 bits", "0xffffffff"),
+    ("17-bit poll mask", "socketpair a b\npoll a:0x10000", 2, 8, "wider than 16 bits",
+     "short events"),
+    ("5,000-digit hex mask", "epoll e\nsocketpair a b\nctl e add a 0x1" + "0" * 5000, 3, 13,
+     "wider than 32 bits", "__u32"),
+    ("hex mask leading zero", "epoll e\nsocketpair a b\nctl e add a 0x01", 3, 13,
+     "leading zero", "0x1"),
+    ("40-bit mask in outcome", "socketpair a b\npoll a:IN => a 0x10000000000", 2, 16,
+     "wider than 32 bits", "0xffffffff"),
+    ("select beyond FD_SETSIZE", "socketpair a b\nselect r=" + ",".join(["a"] * 1025), 2, 8,
+     "more than FD_SETSIZE (1024)", "0 to 1023"),
+    # Lines end at \n only; other characters outside a comment are refused where they stand
+    # (issue 11, item 10).
+    ("form feed joins no lines", "pipe r w\fsend w 1", 1, 10, "unexpected 'send'", "pipe R W"),
+    ("next line", "pipe r w\nsend w 1\x85recv r 1", 2, 9, "U+0085 (NEXT LINE)", "lines end"),
+    ("line separator", "pipe r w\u2028send w 1", 1, 9, "U+2028 (LINE SEPARATOR)", "\\n"),
+    ("paragraph separator", "pipe r w\u2029", 1, 9, "U+2029", "lines end"),
+    ("information separator", "pipe r w\x1csend w 1", 1, 9, "U+001C", "lines end"),
+    ("lone carriage return", "pipe r w\rsend w 1", 1, 9, "U+000D", "\\r\\n"),
+    ("NUL", "pipe r\x00 w", 1, 7, "U+0000", "ASCII"),
+    ("no-break space", "pipe\xa0r w", 1, 5, "U+00A0", "ASCII"),
     ("spawn non-waiting", "socketpair a b\nspawn t send a 1", 2, 9, "must run wait, poll or select",
      "spawn T"),
     ("spawn twice", "epoll e\nspawn t wait e\nspawn t wait e", 3, 7, "already running",
@@ -96,3 +135,40 @@ def test_unreadable_file_is_a_scenario_error(tmp_path: object) -> None:
         parse_file(str(path))
     with pytest.raises(ScenarioError, match="cannot read"):
         parse_file(str(path) + ".missing")
+
+
+@pytest.mark.parametrize("source", [
+    "pipe r w\n\f\nsend w 1 => 1\n",        # a form feed on a line of its own
+    "pipe r w\f\vsend_more\n".replace("send_more", "# comment"),
+    "pipe r w  # U+2028 \u2028 and NEL \x85 in a comment are text\n",
+    "\ufeffpipe r w\r\nsend w 1 => 1\r\n",   # byte-order mark, CRLF
+    "pipe r w\nsend w 1 => 1\r",             # a CR at the very end
+])
+def test_blanks_and_comments_that_parse(source: str) -> None:
+    scenario = parse(source, "ok.mux")
+    assert type(scenario.statements[0].action).__name__ == "Pipe"
+
+
+def test_a_line_is_the_same_for_parser_and_writer() -> None:
+    """record rewrites line N where the parser read line N (str.splitlines disagreed)."""
+    from muxsim.lang.outcomes import Number, Ok
+    from muxsim.lang.record import fill_expectations
+
+    text = "pipe r w\n\f\nsend w 1\f# a \u2028 b\n\v\r\nrecv r 1\r\n"
+    lines = {s.where.line for s in parse(text, "f.mux").statements}
+    assert lines == {1, 3, 5}
+    filled = fill_expectations(text, {1: Ok(), 3: Number(1), 5: Number(1)})
+    assert filled == ("pipe r w => ok\n\f\nsend w 1 => 1  # a \u2028 b\n\v\r\n"
+                      "recv r 1 => 1\r\n")
+    assert [s.action for s in parse(filled, "f.mux").statements] == \
+        [s.action for s in parse(text, "f.mux").statements]
+
+
+def test_widest_values_still_parse() -> None:
+    """The limits are the kernel's: the extreme values themselves are accepted."""
+    scenario = parse("socketpair a b\nsend a 268435456\nset a sndbuf -2147483648\n"
+                     "set a linger 2147483647\nepoll e\nwait e max=2147483647\n"
+                     "ctl e add a 0xffffffff\npoll a:0xffff\n"
+                     "select r=" + ",".join(["a"] * 1024) + "\n"
+                     "send a 1 => 9223372036854775807\n", "ok.mux")
+    assert len(scenario.statements) == 10

@@ -225,6 +225,36 @@ def test_explore_bad_file_points_at_line_and_column(tmp_path: Path) -> None:
     assert f"{bad}:4:8:" in result.output and "epoll-lt" in result.output
 
 
+@pytest.mark.parametrize("name", ["..", ".", "a/../..", "a\\u0000b"])
+def test_a_workload_named_dotdot_writes_nothing_outside_its_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """name = ".." wrote results.json into reports/, over the conformance report's
+    (issue 11, item 6): refused with a position, before anything is written."""
+    monkeypatch.chdir(tmp_path)
+    bad = tmp_path / "dots.toml"
+    bad.write_text(f'[workload]\nname = "{name}"\n[clients]\nconnections = 10\n'
+                   "active = 0.5\n")
+    result = CliRunner().invoke(main, ["explore", str(bad), "--set", "duration=0.1"])
+    assert result.exit_code == 2, result.output
+    assert f"{bad}:2:8: workload.name" in result.output and "hint:" in result.output
+    assert "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dots.toml"]
+    if "\\" not in name:  # a TOML escape in the file; on a command line, plain text
+        result = CliRunner().invoke(main, ["explore", str(SCENARIOS / "herd.toml"),
+                                           "--set", f"name={name}"])
+        assert result.exit_code == 2 and "--set:1:6: workload.name" in result.output
+
+
+def test_the_default_output_directory_never_leaves_reports_explore() -> None:
+    from muxsim.lang.errors import InvariantError
+    from muxsim.workload.command import default_out_dir
+
+    assert default_out_dir("c10k: one server") == os.path.join("reports", "explore",
+                                                               "c10k--one-server")
+    with pytest.raises(InvariantError):
+        default_out_dir("..")  # the spec refuses it first; the path is checked anyway
+
+
 def test_explore_refuses_an_output_path_that_is_a_file(tmp_path: Path) -> None:
     target = tmp_path / "file"
     target.write_text("keep me")

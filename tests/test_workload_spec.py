@@ -186,12 +186,24 @@ def test_non_utf8_bytes_point_at_the_byte(tmp_path: Path) -> None:
     assert "not UTF-8" in err.message and "0xe9" in err.message and "UTF-8" in err.hint
 
 
-@pytest.mark.parametrize("make", [lambda d: d / "missing.toml", lambda d: d])
+@pytest.mark.parametrize("make", [lambda d: d / "missing.toml", lambda d: d,
+                                  lambda d: Path("/dev/zero"), lambda d: _fifo(d)],
+                         ids=["missing", "directory", "/dev/zero", "FIFO"])
 def test_an_unreadable_path_is_a_scenario_error(tmp_path: Path, make: Any) -> None:
+    # /dev/zero was read until MemoryError, and a FIFO hung in open(2) (issue 11, item 7):
+    # both are refused unread.
     with pytest.raises(ScenarioError) as caught:
         load_workload(str(make(tmp_path)))
     assert (caught.value.line, caught.value.col) == (1, 1)
     assert "cannot read" in caught.value.message and "models/scenarios" in caught.value.hint
+
+
+def _fifo(directory: Path) -> Path:
+    import os
+
+    path = directory / "w.toml"
+    os.mkfifo(path)
+    return path
 
 
 def test_a_multiline_description_hides_nothing() -> None:
@@ -277,6 +289,30 @@ BAD = [
      "raise active or connections"),
     ("nobody active, written nowhere", HEAD + "[clients]\nrate = 5\nactive = 0\n", 5, 1,
      "no connection is active", "connect_rate"),
+    # A name is the default output directory (issue 11, item 6).
+    ("name ..", '[workload]\nname = ".."\n', 2, 8, 'name ".." names a directory',
+     "reports/explore/<name>"),
+    ("name .", '[workload]\nname = "."\n', 2, 8, "names a directory", "letters, digits"),
+    ("name with /", '[workload]\nname = "../../etc"\n', 2, 8, 'may not hold "/"',
+     "path separator"),
+    ("name with NUL", '[workload]\nname = "a\\u0000b"\n', 2, 8, "U+0000", "control character"),
+    ("name with a line break", '[workload]\nname = "a\\nb"\n', 2, 8, "U+000A", "line break"),
+    ("empty name", '[workload]\nname = " "\n', 2, 8, "must not be empty", "c10k"),
+    ("name too long", '[workload]\nname = "' + "n" * 256 + '"\n', 2, 8, "too long: 256 bytes",
+     "NAME_MAX"),
+    # Numbers tomllib cannot hold, and nesting it cannot follow (issue 11, item 7).
+    ("5,000-digit number", HEAD + "seed = " + "9" * 5000 + "\n", 3, 8, "more than 4,300 digits",
+     "key's range"),
+    ("5,000-digit number with underscores", HEAD + "[clients]\nconnections = 1" + "_0" * 5000
+     + "\n", 4, 15, "more than 4,300 digits", ""),
+    ("just too large", HEAD + "seed = 9223372036854775808\n", 3, 8,
+     "between 0 and 9223372036854775807", ""),
+    ("arrays 500 deep", HEAD + "seed = " + "[" * 500 + "]" * 500 + "\n", 3, 108,
+     "nested too deeply", "no key takes an array"),
+    ("inline tables 500 deep", "x = " + "{a=" * 500 + "1" + "}" * 500 + "\n" + HEAD, 1, 305,
+     "nested too deeply", ""),
+    ("deep, brackets in strings skipped", '[workload]\nname = "[[[\\"[["\nseed = '
+     + "[" * 500 + "\n", 3, 108, "nested too deeply", ""),
 ]
 
 
@@ -340,6 +376,11 @@ SET_BAD = [
     ("rate=inf", 6, "got inf", "requests/s"),
     ("connections=[1, 2]", 13, "must be a number", ""),
     ('name=""', 6, "must not be empty", ""),
+    ("name=..", 6, "names a directory", "reports/explore"),
+    ("name=a/b", 6, 'may not hold "/"', ""),
+    ("seed=" + "9" * 5000, 6, "more than 4,300 digits", ""),
+    ("seed=" + "[" * 500, 106, "nested too deeply", ""),
+    ("seed=" + "9" * 4000, 6, "between 0 and", ""),
 ]
 
 
@@ -441,6 +482,10 @@ SWEEP_BAD = [
     ("connections=1..10:1", 19, "bad number of points '1'", "n from 2 to 1000"),
     ("connections=1..10:x", 19, "bad number of points", "connections=1..10:10"),
     ("connections=1..10:1001", 19, "bad number of points", ""),
+    ("connections=1..10:" + "9" * 5000, 19, "bad number of points", ""),
+    ("connections=1..10:\u00b2", 19, "bad number of points", ""),
+    ("connections=1.." + "9" * 5000, 16, "more than 4,300 digits", ""),
+    ("seed=1," + "9" * 5000, 8, "more than 4,300 digits", ""),
     ("connections=..10", 13, "needs a start and an end", "a..b"),
     ("connections=1..", 16, "needs a start and an end", ""),
     ("connections=1,,3", 15, "empty value in the list", "single commas"),
@@ -498,7 +543,9 @@ def test_workload_to_dict_is_json_and_nested_by_table() -> None:
 
 # -- round trips -----------------------------------------------------------------
 
-names = st.text(st.characters(exclude_categories=("Cc", "Cs")), min_size=1).filter(str.strip)
+# A name is a directory name too: no "/", no line breaks, not "." or ".." (issue 11, item 6).
+names = st.text(st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp"), exclude_characters="/"),
+                min_size=1, max_size=60).filter(lambda n: n.strip() and n not in (".", ".."))
 
 
 @st.composite
@@ -547,7 +594,7 @@ def test_the_module_imports_only_the_stdlib_and_the_language() -> None:
     imported = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     outside = {m for m in imported if m.split(".")[0] not in sys.stdlib_module_names
-               and m != "__future__" and m != "muxsim.lang.errors"}
+               and m != "__future__" and m not in ("muxsim.lang.errors", "muxsim.lang.inputs")}
     assert not outside
 
 

@@ -94,8 +94,13 @@ class MaskSyntaxError(ValueError):
         self.hint = hint
 
 
-def parse_mask(text: str) -> Mask:
-    """Parse ``0`` or ``NAME|NAME...`` into a :class:`Mask`."""
+def parse_mask(text: str, bits: int = 32) -> Mask:
+    """Parse ``0`` or ``NAME|NAME...`` into a :class:`Mask`.
+
+    A hex part (``0x20000000``, as the printer shows bits without a name)
+    may be at most ``bits`` wide: 32 for epoll (struct epoll_event's
+    ``__u32 events``), 16 for poll (struct pollfd's ``short events``).
+    """
     if text == "0":
         return Mask(0)
     mask = Mask(0)
@@ -103,7 +108,19 @@ def parse_mask(text: str) -> Mask:
     for part in text.split("|"):
         if part.startswith("0x") and _is_hex(part[2:]):
             # The printer shows bits without a name in hex; read them back.
-            mask |= Mask(int(part, 16))
+            digits = part[2:]
+            field = "a poll mask (short events)" if bits <= 16 else \
+                "an epoll mask (__u32 events)"
+            if digits[0] == "0":
+                raise MaskSyntaxError(f"hex mask {_cut(part)} has a leading zero", offset,
+                                      f"write 0x{digits.lstrip('0')[:bits // 4] or '0'}"
+                                      if digits.strip("0") else "write 0 for no bits")
+            if len(digits) > bits // 4 or int(digits, 16) >> bits:
+                raise MaskSyntaxError(f"hex mask {_cut(part)} is wider than {bits} bits",
+                                      offset, f"{field} holds {bits} bits: at most "
+                                      f"0x{(1 << bits) - 1:x} (include/uapi/linux/eventpoll.h, "
+                                      "include/uapi/asm-generic/poll.h)")
+            mask |= Mask(int(digits, 16))
             offset += len(part) + 1
             continue
         if part not in _WRITABLE:
@@ -114,11 +131,15 @@ def parse_mask(text: str) -> Mask:
                 bare = part.removeprefix("EPOLL").removeprefix("POLL")
                 if bare in _WRITABLE:
                     hint = f"write {bare}, without the prefix"
-            shown = part if part else "(empty)"
+            shown = _cut(part) if part else "(empty)"
             raise MaskSyntaxError(f"unknown mask name {shown!r}", offset, hint)
         mask |= _BY_NAME[part]
         offset += len(part) + 1
     return mask
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= 24 else f"{text[:24]}... ({len(text):,} characters)"
 
 
 def _is_hex(digits: str) -> bool:

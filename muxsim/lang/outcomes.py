@@ -32,6 +32,12 @@ _ERRNO_NAMES = {errno.EAGAIN: "EAGAIN", errno.EOPNOTSUPP: "EOPNOTSUPP",
                 errno.EDEADLK: "EDEADLK"}
 _ERRNO = re.compile(r"E[A-Z0-9]+\Z")
 _INTEGER = re.compile(r"-?[0-9]+\Z")
+#: The largest count a system call returns (ssize_t on a 64-bit kernel).
+SSIZE_MAX = 2**63 - 1
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= 40 else f"{text[:40]}... ({len(text):,} characters)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +141,17 @@ def parse_outcome(text: str) -> Outcome:
     if text == "HUNG":
         return Hung()
     if _INTEGER.match(text):
+        digits = text.lstrip("-")
+        if len(digits) > 1 and digits[0] == "0":
+            plain = ("-" if text[0] == "-" else "") + (digits.lstrip("0") or "0")
+            raise OutcomeSyntaxError(f"{_cut(text)} has a leading zero", 0,
+                                     f"write {_cut(plain)}: outcomes are written as "
+                                     "muxsim record writes them")
+        # Digits are counted before int() reads them (CPython refuses 4,300).
+        if len(digits) > len(str(SSIZE_MAX)) or abs(int(text)) > SSIZE_MAX:
+            raise OutcomeSyntaxError(f"outcome {_cut(text)} is too large", 0,
+                                     "no system call returns more than SSIZE_MAX "
+                                     f"({SSIZE_MAX:,}); nor does fill or drain")
         return Number(int(text))
     if _ERRNO.match(text):
         return Errno(text)
@@ -154,7 +171,7 @@ def _parse_selected(text: str) -> Selected:
             continue
         key, eq, names = word.partition("=")
         if not eq or key not in sets:
-            raise OutcomeSyntaxError(f"bad select set {word!r}", offset,
+            raise OutcomeSyntaxError(f"bad select set {_cut(word)!r}", offset,
                                      "select outcomes look like r=a,b w=c x=d")
         if key in seen:
             raise OutcomeSyntaxError(f"set {key}= given twice", offset,
@@ -162,7 +179,7 @@ def _parse_selected(text: str) -> Selected:
         seen.add(key)
         for name in names.split(","):
             if not _NAME.match(name):
-                raise OutcomeSyntaxError(f"bad name {name!r} in select set", offset,
+                raise OutcomeSyntaxError(f"bad name {_cut(name)!r} in select set", offset,
                                          "names are [A-Za-z_][A-Za-z0-9_]*")
             sets[key].append(name)
         offset += len(word) + 1
@@ -176,12 +193,13 @@ def _parse_ready(text: str) -> Ready:
         lead = len(chunk) - len(chunk.lstrip())
         words = chunk.split()
         if len(words) != 2:
-            raise OutcomeSyntaxError(f"bad ready-list entry {chunk.strip()!r}", offset + lead,
+            raise OutcomeSyntaxError(f"bad ready-list entry {_cut(chunk.strip())!r}",
+                                     offset + lead,
                                      "each entry is NAME MASK, e.g. a IN|OUT; "
                                      "entries are separated by commas. " + _HINT)
         name, mask_text = words
         if not _NAME.match(name):
-            raise OutcomeSyntaxError(f"bad name {name!r}", offset + lead,
+            raise OutcomeSyntaxError(f"bad name {_cut(name)!r}", offset + lead,
                                      "names are [A-Za-z_][A-Za-z0-9_]*")
         try:
             mask = parse_mask(mask_text)

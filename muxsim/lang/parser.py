@@ -13,10 +13,12 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from muxsim.lang.errors import ScenarioError
+from muxsim.lang.inputs import InputFileError, read_input
 from muxsim.lang.masks import Mask, MaskSyntaxError, parse_mask
 from muxsim.lang.outcomes import Outcome, OutcomeSyntaxError, Ready, Selected, parse_outcome
 from muxsim.lang.syntax import (
@@ -59,12 +61,23 @@ from muxsim.lang.syntax import (
 )
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z")
+# Decimal, without leading zeros (C reads 010 as octal 8; a scenario means 10).
+_NUMBER = re.compile(r"(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z")
 
 #: Largest byte count one statement may name (the runner allocates the buffer).
 MAX_COUNT = 1 << 28
 #: Longest finite time a statement may name (the real kernel really waits).
 MAX_SECONDS = 3600.0
+#: The C int every ``set`` value and ``max=`` is passed as: sk_setsockopt,
+#: do_tcp_setsockopt and struct linger's l_linger read an int; epoll_wait's
+#: maxevents is an int (include/linux/limits.h INT_MAX, INT_MIN).
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+#: fd_set holds descriptors 0 to FD_SETSIZE - 1 (include/uapi/linux/posix_types.h
+#: __FD_SETSIZE); CPython's select() refuses a list longer than that.
+FD_SETSIZE = 1024
+#: Width in bits of a poll mask (struct pollfd's ``short events``) and of an
+#: epoll mask (struct epoll_event's ``__u32 events``): a hex mask may not be wider.
+POLL_MASK_BITS, EPOLL_MASK_BITS = 16, 32
 
 #: The statement keywords and their shapes, for hints.
 USAGE: dict[str, str] = {
@@ -113,10 +126,81 @@ class SourceLine:
     arrow_col: int  # 1-based column of '=>', 0 if there is none
 
 
-_ODD_SPACE = re.compile(r"[\t\r\f\v]")
-_WORD = re.compile(r"\S+")
+# -- what a line is ----------------------------------------------------------
+#
+# One definition, shared by the parser and by `muxsim record`'s writer
+# (muxsim.lang.record): a line ends at "\n", and a "\r" right before it (or at
+# the very end of the file) belongs to the ending, so CRLF files read the same.
+# Nothing else ends a line. Python's str.splitlines also breaks at \v, \f,
+# \x1c-\x1e, \x85, U+2028 and U+2029; a parser that used it and a writer that
+# split at "\n" disagreed on where lines are, and `record` joined two
+# statements into one. Between words, a blank is a space, a tab, a form feed
+# or a vertical tab (C's isspace() without the line endings). Outside a
+# comment, any other character that is not printable ASCII is refused where
+# it stands: every word of the language is ASCII, and an invisible character
+# must not change what a line means.
+
+_ODD_SPACE = re.compile(r"[\t\f\v]")
+_WORD = re.compile(r"[^ \t\f\v]+")
+_NOT_ALLOWED = re.compile(r"[^ -~\t\f\v]")
 _DIGITS = re.compile(r"[0-9]+\Z")
 _INTEGER = re.compile(r"-?[0-9]+\Z")
+
+
+def source_lines(text: str) -> list[str]:
+    """The lines of a scenario's text, each with its ending (``"\n"`` or ``"\r\n"``).
+
+    The one definition of a line: :func:`parse` numbers lines with it and
+    ``muxsim record`` rewrites them with it, so line N is the same line for both.
+    """
+    parts = text.split("\n")
+    lines = [part + "\n" for part in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
+
+
+def line_body(line: str) -> str:
+    """A line without its ending."""
+    body = line[:-1] if line.endswith("\n") else line
+    return body[:-1] if body.endswith("\r") else body
+
+
+def check_characters(path: str, lineno: int, body: str) -> None:
+    """Refuse a character outside a comment that is neither printable ASCII nor a blank."""
+    hash_at = body.find("#")
+    code = body if hash_at < 0 else body[:hash_at]
+    bad = _NOT_ALLOWED.search(code)
+    if bad is None:
+        return
+    char = bad.group(0)
+    name = unicodedata.name(char, "") or {"\r": "CARRIAGE RETURN", "\x85": "NEXT LINE",
+                                          "\x1c": "FILE SEPARATOR", "\x1d": "GROUP SEPARATOR",
+                                          "\x1e": "RECORD SEPARATOR", "\x00": "NUL"}.get(
+                                              char, "a control character")
+    hint = ("lines end with \\n (or \\r\\n); words are separated by spaces or tabs; "
+            "statements are ASCII (other text goes in a # comment)")
+    raise ScenarioError(path, lineno, bad.start() + 1,
+                        f"character U+{ord(char):04X} ({name}) is not allowed in a statement",
+                        hint)
+
+
+def _whole(text: str, lo: int, hi: int) -> int | None:
+    """``text`` (already matched as [-]digits) as an int if it is in [lo, hi], else None.
+
+    The digits are counted before ``int()`` reads them, so no number of
+    digits can reach CPython's 4,300-digit limit (sys.get_int_max_str_digits).
+    """
+    digits = text.lstrip("-")
+    if len(digits) > max(len(str(lo)), len(str(hi))):
+        return None
+    value = int(text)
+    return value if lo <= value <= hi else None
+
+
+def _leading_zero(text: str) -> bool:
+    digits = text.lstrip("-")
+    return len(digits) > 1 and digits[0] == "0"
 
 
 def _words(body: str) -> tuple[Word, ...]:
@@ -227,14 +311,23 @@ class Parser:
                                 f"{text!r} is not defined", hint)
         return Name(text)
 
+    def no_leading_zero(self, line: _Line, word: Word, text: str, col_offset: int = 0) -> None:
+        if _leading_zero(text):
+            shown = ("-" if text.startswith("-") else "") + (text.lstrip("-0") or "0")
+            raise ScenarioError(self.path, line.lineno, word.col + col_offset,
+                                f"{_short(text)} has a leading zero",
+                                f"write {_short(shown)}: numbers are decimal, without leading "
+                                "zeros (C would read 010 as octal 8)")
+
     def count(self, line: _Line, what: str) -> int:
         word = line.take(what)
         if not _DIGITS.match(word.text):
-            raise line.error(word, f"{what} must be a whole number of bytes, got {word.text!r}",
-                             line.usage())
-        value = int(word.text)
-        if value > MAX_COUNT:
-            raise line.error(word, f"{what} is too large: {word.text} bytes",
+            raise line.error(word, f"{what} must be a whole number of bytes, got "
+                             f"{_short(word.text)!r}", line.usage())
+        self.no_leading_zero(line, word, word.text)
+        value = _whole(word.text, 0, MAX_COUNT)
+        if value is None:
+            raise line.error(word, f"{what} is too large: {_short(word.text)} bytes",
                              f"at most {MAX_COUNT:,} bytes (256 MiB) in one statement; "
                              "fill sends until the buffer is full")
         return value
@@ -245,14 +338,16 @@ class Parser:
             return math.inf
         if not _NUMBER.match(text):
             hint = "seconds are a number such as 0, 0.5 or 2" + (", or inf" if allow_inf else "")
+            if re.match(r"0[0-9]", text):
+                hint = "write seconds without leading zeros, e.g. 0.5 or 2"
             raise ScenarioError(self.path, line.lineno, word.col + col_offset,
-                                f"bad number of seconds {text!r}", hint)
-        value = float(text)
+                                f"bad number of seconds {_short(text)!r}", hint)
+        value = float(text)  # no digit limit for floats; 1e999 is inf, refused below
         if value > MAX_SECONDS:
             hint = (f"at most {MAX_SECONDS:g} seconds (the real kernel really waits)" +
                     ("; write inf to wait until an event" if allow_inf else ""))
             raise ScenarioError(self.path, line.lineno, word.col + col_offset,
-                                f"too many seconds: {text}", hint)
+                                f"too many seconds: {_short(text)}", hint)
         return value
 
     def choice(self, line: _Line, what: str, options: tuple[str, ...]) -> str:
@@ -262,9 +357,10 @@ class Parser:
                              f"{', '.join(options)}, got {word.text!r}", line.usage())
         return word.text
 
-    def mask(self, line: _Line, word: Word, text: str, col_offset: int) -> Mask:
+    def mask(self, line: _Line, word: Word, text: str, col_offset: int,
+             bits: int = EPOLL_MASK_BITS) -> Mask:
         try:
-            return parse_mask(text)
+            return parse_mask(text, bits)
         except MaskSyntaxError as exc:
             raise ScenarioError(self.path, line.lineno, word.col + col_offset + exc.offset,
                                 str(exc), exc.hint) from None
@@ -364,13 +460,16 @@ class Parser:
             option: OptionName = _option(self.choice(line, "OPTION", OPTION_NAMES))
             word = line.take("VALUE")
             if not _INTEGER.match(word.text):
-                raise line.error(word, f"set: VALUE must be a whole number, got {word.text!r}",
-                                 line.usage())
-            if not -(2**31) <= int(word.text) < 2**31:
-                raise line.error(word, f"set: VALUE {word.text} does not fit a C int",
-                                 "socket options and F_SETPIPE_SZ take an int: "
-                                 f"{-(2**31)} to {2**31 - 1}")
-            action = SetOption(x, option, int(word.text))
+                raise line.error(word, f"set: VALUE must be a whole number, got "
+                                 f"{_short(word.text)!r}", line.usage())
+            self.no_leading_zero(line, word, word.text)
+            value = _whole(word.text, INT_MIN, INT_MAX)
+            if value is None:
+                raise line.error(word, f"set: VALUE {_short(word.text)} does not fit a C int",
+                                 "socket options (SO_SNDBUF, SO_RCVBUF, SO_RCVLOWAT, "
+                                 "TCP_NOTSENT_LOWAT, SO_LINGER's l_linger) and F_SETPIPE_SZ "
+                                 f"take an int: {INT_MIN} to {INT_MAX}")
+            action = SetOption(x, option, value)
         elif k == "soerror":
             action = SoError(self.defined(line, "X"))
         elif k == "ctl":
@@ -430,14 +529,15 @@ class Parser:
             maxevents = None
             if "max" in found:
                 word, value = found["max"]
-                if not _DIGITS.match(value) or int(value) < 1:
+                if not _DIGITS.match(value) or value.strip("0") == "":
                     raise line.error(word, f"max must be a whole number of at least 1, "
-                                     f"got {value!r}",
+                                     f"got {_short(value)!r}",
                                      "epoll_wait needs room for one event at least "
                                      "(the kernel answers EINVAL to maxevents <= 0)")
-                maxevents = int(value)
-                if maxevents >= 2**31:
-                    raise line.error(word, f"max={value} does not fit a C int",
+                self.no_leading_zero(line, word, value, len("max="))
+                maxevents = _whole(value, 1, INT_MAX)
+                if maxevents is None:
+                    raise line.error(word, f"max={_short(value)} does not fit a C int",
                                      "epoll_wait's maxevents is an int; above EP_MAX_EVENTS "
                                      "(178,956,970) the kernel answers EINVAL")
             return Wait(e, self.timeout(line, found), maxevents)
@@ -449,7 +549,7 @@ class Parser:
                     raise line.error(item, f"poll: {item.text!r} is not X:MASK",
                                      "each polled descriptor is NAME:MASK, e.g. a:IN|OUT or a:0")
                 items.append((self.check_defined(line, item, name),
-                              self.mask(line, item, mask_text, len(name) + 1)))
+                              self.mask(line, item, mask_text, len(name) + 1, POLL_MASK_BITS)))
                 line.i += 1
             if not items:
                 raise line.error(line.peek(), "poll: no descriptor to poll", line.usage())
@@ -465,6 +565,12 @@ class Parser:
             word, value = found[key]
             names: list[Name] = []
             offset = len(key) + 1
+            if value.count(",") >= FD_SETSIZE:
+                raise line.error(word, f"select: {value.count(',') + 1} names in {key}=, "
+                                 f"more than FD_SETSIZE ({FD_SETSIZE})",
+                                 f"an fd_set holds descriptors 0 to {FD_SETSIZE - 1} "
+                                 "(include/uapi/linux/posix_types.h); name each descriptor "
+                                 "once")
             for text in value.split(","):
                 names.append(self.check_defined(line, word, text, offset))
                 offset += len(text) + 1
@@ -504,9 +610,14 @@ def _option(text: str) -> OptionName:
     raise AssertionError(text)  # pragma: no cover - choice() checked it
 
 
+def _short(text: str, keep: int = 40) -> str:
+    """``text`` cut to ``keep`` characters for a message (a 5,000-digit number is not shown)."""
+    return text if len(text) <= keep else f"{text[:keep]}... ({len(text):,} characters)"
+
+
 def iter_statement_lines(text: str) -> Iterator[tuple[int, str, SourceLine]]:
     """Each line that holds a statement: (line number, raw text, its parts)."""
-    for lineno, raw in enumerate(text.splitlines(), start=1):
+    for lineno, raw in enumerate(map(line_body, source_lines(text)), start=1):
         parts = split_line(raw)
         if parts.words or parts.expect_text is not None:
             yield lineno, raw, parts
@@ -518,10 +629,12 @@ def parse(text: str, path: str = "<memory>") -> Scenario:
     statements: list[Statement] = []
     claim: list[str] = []
     in_header = True
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        if "\t" in raw:
+    text = text.removeprefix("\ufeff")  # a byte-order mark is not part of line 1
+    for lineno, raw in enumerate(map(line_body, source_lines(text)), start=1):
+        check_characters(path, lineno, raw)
+        if _ODD_SPACE.search(raw):
             # Tabs are fine as blanks, but columns are counted in characters.
-            raw = raw.replace("\t", " ")
+            raw = raw.replace("\t", " ").replace("\f", " ").replace("\v", " ")
         parts = split_line(raw)
         if not parts.words:
             if parts.expect_text is not None:
@@ -548,18 +661,29 @@ def parse(text: str, path: str = "<memory>") -> Scenario:
     return Scenario(tuple(statements), path=path, claim="\n".join(claim))
 
 
+def read_source(path: str) -> str:
+    """A scenario file's text, exactly as written (CRLF stays CRLF).
+
+    Unreadable files, FIFOs and devices, files over 16 MiB and bytes that
+    are not UTF-8 are scenario errors, positioned at the first bad byte.
+    """
+    try:
+        data = read_input(path)
+    except InputFileError as exc:
+        raise ScenarioError(path, 1, 1, exc.message, exc.hint) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        col = len(data[start:exc.start].decode("utf-8", "replace")) + 1
+        raise ScenarioError(path, data.count(b"\n", 0, exc.start) + 1, col,
+                            f"not UTF-8 text ({exc.reason}: byte 0x{data[exc.start]:02x})",
+                            "scenario files are UTF-8 text") from None
+
+
 def parse_file(path: str) -> Scenario:
     """Read and parse a ``.mux`` file; unreadable files are scenario errors too."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(path, 1, 1, f"not UTF-8 text ({exc.reason})",
-                            "scenario files are UTF-8 text") from None
-    except OSError as exc:
-        raise ScenarioError(path, 1, 1, f"cannot read: {exc.strerror}",
-                            "check the path and its permissions") from None
-    return parse(text, path)
+    return parse(read_source(path), path)
 
 
 def parse_statement(text: str) -> Statement:
@@ -568,6 +692,7 @@ def parse_statement(text: str) -> Statement:
     parser.names.objects = _AnyNames()
     parser.names.waiters = _AnyWaiters()
     parser.check_names = False
+    check_characters("<statement>", 1, text)
     scenario_line = split_line(text)
     if not scenario_line.words:
         raise ScenarioError("<statement>", 1, 1, "empty statement", "write a statement")

@@ -10,7 +10,7 @@ on its ``join``).
 from __future__ import annotations
 
 from muxsim.lang.outcomes import Outcome
-from muxsim.lang.parser import split_line
+from muxsim.lang.parser import line_body, source_lines, split_line
 from muxsim.lang.syntax import Sleep, Spawn, Statement
 
 
@@ -19,11 +19,15 @@ def wants_expectation(statement: Statement) -> bool:
 
 
 def fill_expectations(text: str, outcomes: dict[int, Outcome]) -> str:
-    """``text`` with each line number in ``outcomes`` given ``=> OUTCOME``."""
-    lines = text.splitlines(keepends=True)
+    """``text`` with each line number in ``outcomes`` given ``=> OUTCOME``.
+
+    Lines are the parser's (:func:`~muxsim.lang.parser.source_lines`): line N
+    here is the line the parser called N, whatever other separators it holds.
+    """
+    lines = source_lines(text)
     for lineno, outcome in outcomes.items():
         raw = lines[lineno - 1]
-        body = raw.rstrip("\r\n")
+        body = line_body(raw)
         ending = raw[len(body):]
         parts = split_line(body)
         code = body[: parts.code_end]

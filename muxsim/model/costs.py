@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from muxsim.lang.errors import ScenarioError
+from muxsim.lang.inputs import InputFileError, read_input
 
 Curve = tuple[tuple[float, float], ...]
 Transport = Literal["unix", "tcp"]
@@ -330,17 +331,24 @@ def load_costs(path: Path | None = None) -> CostModel:
                                 "give a file written by `muxsim probe --costs`")
         return built_in_costs()
     try:
-        text = target.read_text(encoding="utf-8")
+        # Bounded, and refused unread if not a regular file (--platform /dev/zero, a FIFO).
+        text = read_input(str(target), 1 << 20).decode("utf-8")
         data = tomllib.loads(text)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(str(target), 1, 1, f"cannot read the profile: {exc}",
+    except InputFileError as exc:
+        raise ScenarioError(str(target), 1, 1, f"platform profile: {exc.message}",
                             "give a file written by `muxsim probe --costs`") from None
-    except tomllib.TOMLDecodeError as exc:
-        found = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-        line, col = (int(found.group(1)), int(found.group(2))) if found else (1, 1)
-        raise ScenarioError(str(target), line, col, f"not valid TOML: {exc}",
-                            "check quoting and brackets, or rerun `muxsim probe --costs`"
-                            ) from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # tomllib raises ValueError for an integer of more than 4,300 digits and
+        # RecursionError for arrays nested some hundreds deep.
+        if isinstance(exc, tomllib.TOMLDecodeError):
+            found = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+            line, col = (int(found.group(1)), int(found.group(2))) if found else (1, 1)
+            raise ScenarioError(str(target), line, col, f"not valid TOML: {exc}",
+                                "check quoting and brackets, or rerun `muxsim probe --costs`"
+                                ) from None
+        what = "nested too deeply" if isinstance(exc, RecursionError) else f"{exc}"[:120]
+        raise ScenarioError(str(target), 1, 1, f"cannot read the profile: {what}",
+                            "give a file written by `muxsim probe --costs`") from None
     table = data.get("costs")
     if table is None:
         return built_in_costs()
@@ -353,9 +361,9 @@ def load_costs(path: Path | None = None) -> CostModel:
 def existing_costs(path: str) -> dict[str, Any]:
     """The ``[costs]`` table of a profile already on disk ({} if none or unreadable)."""
     try:
-        with open(path, "rb") as handle:
-            table = tomllib.load(handle).get("costs", {})
-    except (OSError, tomllib.TOMLDecodeError):
+        # Bounded and never blocking: `probe --out` may name a FIFO or a device.
+        table = tomllib.loads(read_input(path, 1 << 20).decode("utf-8")).get("costs", {})
+    except (InputFileError, UnicodeDecodeError, ValueError, RecursionError):
         return {}
     return table if isinstance(table, dict) else {}
 

@@ -319,7 +319,11 @@ class _SimRun:
         return _outcome(waiter.proc)
 
     def do_sleep(self, a: Sleep, st: Statement) -> Outcome:
-        self.env.run(until=self.env.now + a.seconds)
+        until = self.env.now + a.seconds
+        # sleep 0 (or a time too small to move the clock: 1e-320 after a
+        # second) lets no time pass; SimPy refuses an end that is not later.
+        if until > self.env.now:
+            self.env.run(until=until)
         return Ok()
 
     # -- waits -------------------------------------------------------------

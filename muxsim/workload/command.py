@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from muxsim.files import write_atomic
+from muxsim.lang.errors import InvariantError
 from muxsim.model.costs import CostModel, load_costs
 from muxsim.workload.engine import DEFAULT_CALL_BUDGET, METRICS, WorkloadRun
 from muxsim.workload.explore import (
@@ -28,7 +29,13 @@ from muxsim.workload.explore import (
     sweep_points,
     write_outputs,
 )
-from muxsim.workload.spec import Workload, format_value, load_workload, parse_sweep
+from muxsim.workload.spec import (
+    Workload,
+    format_value,
+    load_workload,
+    output_name,
+    parse_sweep,
+)
 
 # Indented as the docstring it goes into (click cleans the indentation after).
 if TYPE_CHECKING:
@@ -121,7 +128,7 @@ def explore_command(file: str, assignments: tuple[str, ...], sweeps: tuple[str, 
         tty = sys.stderr.isatty()
         jobs_now = fit_memory(points, jobs)
         # Last of the checks, as it makes the directory: a refused run leaves none.
-        target = out_dir or os.path.join("reports", "explore", _safe(workload.name))
+        target = out_dir or default_out_dir(workload.name)
         problem = check_out_dir(target)
         if problem:
             _fail(EXIT_USAGE, f"{target}: {problem}\n  hint: give --out a writable directory")
@@ -218,8 +225,21 @@ def fit_memory(points: list[Any], jobs: int) -> int:
     return jobs
 
 
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name) or "workload"
+#: Where explore writes without --out: one directory per workload name.
+DEFAULT_OUT_ROOT = os.path.join("reports", "explore")
+
+
+def default_out_dir(name: str) -> str:
+    """``reports/explore/<name>``, and never anywhere else.
+
+    The spec refuses names that could leave it (``..``, ``/``); this checks
+    the path itself too, so that no later change to what a name may hold
+    can make a workload write over another output.
+    """
+    target = os.path.join(DEFAULT_OUT_ROOT, output_name(name) or "workload")
+    if os.path.dirname(os.path.normpath(target)) != os.path.normpath(DEFAULT_OUT_ROOT):
+        raise InvariantError(f"workload name {name!r} leaves {DEFAULT_OUT_ROOT}: {target}")
+    return target
 
 
 # -- validation against the real kernel ---------------------------------------------

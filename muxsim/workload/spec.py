@@ -24,12 +24,13 @@ import json
 import math
 import re
 import tomllib
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, get_args
 
 from muxsim.lang.errors import ScenarioError
+from muxsim.lang.inputs import InputFileError, read_input
 
 Loop = Literal["select", "poll", "epoll-lt", "epoll-et", "epoll-oneshot"]
 Sharing = Literal["shared-epoll", "epoll-per-thread"]
@@ -160,7 +161,8 @@ def format_value(value: Any) -> str:
 
 
 def _show(value: Any) -> str:
-    return json.dumps(value) if isinstance(value, str) else format_value(value)
+    shown = json.dumps(value) if isinstance(value, str) else format_value(value)
+    return shown if len(shown) <= 60 else f"{shown[:60]}... ({len(shown):,} characters)"
 
 
 def _one_of(names: Sequence[str]) -> str:
@@ -190,19 +192,55 @@ def _coerce(key: Key, value: Any) -> Any:
     if key.kind is str:
         if not isinstance(value, str):
             raise _Invalid(f"{d} must be a string, got {_show(value)}",
-                           f'put it in double quotes, e.g. {key.name} = "{format_value(value)}"')
+                           f'put it in double quotes, e.g. {key.name} = "{_show(value)}"')
         if key.choices and value not in key.choices:
             raise _Invalid(f"unknown {d} {_show(value)}", _choice_hint(key, value))
-        if key.name == "name" and not value.strip():
-            raise _Invalid(f"{d} must not be empty", 'name the workload, e.g. name = "c10k"')
+        if key.name == "name":
+            _check_name(value)
         return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _Invalid(f"{d} must be a number, got {_show(value)}", about)
     if isinstance(value, float) and not value.is_integer() and key.kind is int:
-        raise _Invalid(f"{d} must be a whole number, got {format_value(value)}", about)
-    if not math.isfinite(value) or not key.accepts(value):
-        raise _Invalid(f"{d} must be {key.range_text}, got {format_value(value)}", about)
+        raise _Invalid(f"{d} must be a whole number, got {_show(value)}", about)
+    if (isinstance(value, float) and not math.isfinite(value)) or not key.accepts(value):
+        raise _Invalid(f"{d} must be {key.range_text}, got {_show(value)}", about)
     return int(value) if key.kind is int else float(value)
+
+
+def output_name(name: str) -> str:
+    """The workload's name as the directory ``explore`` writes to by default.
+
+    Letters, digits, ``-``, ``_`` and ``.`` are kept, anything else becomes
+    ``-``; :func:`_check_name` has refused the names whose form here could
+    leave that directory (``.`` and ``..``) or is not one path component.
+    """
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
+
+
+#: The longest file name Linux allows (include/uapi/linux/limits.h NAME_MAX, in bytes).
+NAME_MAX = 255
+
+
+def _check_name(name: str) -> None:
+    """Refuse a name that is empty or could name a path of its own (issue 11, item 6)."""
+    example = 'name the workload with letters, digits and - _ ., e.g. name = "c10k"'
+    if not name.strip():
+        raise _Invalid("workload.name must not be empty", example)
+    if name in (".", ".."):
+        raise _Invalid(f"workload.name {_show(name)} names a directory, not a workload",
+                       "the name is the default output directory, reports/explore/<name>; "
+                       + example)
+    bad = next((c for c in name if c == "/" or unicodedata.category(c) in ("Cc", "Zl", "Zp")),
+               None)
+    if bad is not None:
+        raise _Invalid(f"workload.name may not hold {_show(bad)} (U+{ord(bad):04X})",
+                       "the name is the default output directory, reports/explore/<name>, "
+                       "so it may not hold a path separator, a line break or a control "
+                       f"character; {example}")
+    if len(output_name(name).encode()) > NAME_MAX:
+        raise _Invalid(f"workload.name is too long: {len(name.encode()):,} bytes",
+                       f"the name is a directory name: at most {NAME_MAX} bytes (NAME_MAX); "
+                       "put the rest in description")
 
 
 def _checked(key: Key, value: Any, place: Place) -> Any:
@@ -335,14 +373,74 @@ def _unknown_key_hint(section: str, name: str) -> str:
     return f"did you mean '{close[0]}'?" if close else f"[{section}] keys are {', '.join(names)}"
 
 
+#: A run of digits longer than CPython reads into an int (sys.get_int_max_str_digits).
+_LONG_NUMBER = re.compile(r"[0-9](?:_?[0-9]){4300,}")
+#: Nesting deeper than any workload needs (it needs none); tomllib recurses per level.
+_MAX_DEPTH = 100
+
+
+def _too_deep(text: str) -> tuple[int, int]:
+    """Where array or inline-table nesting first passes _MAX_DEPTH (line, col), or 1:1.
+
+    Only used to place the error once tomllib has given up; strings and
+    comments are skipped so that brackets inside them do not count.
+    """
+    depth, quote, i = 0, "", 0
+    while i < len(text):
+        c = text[i]
+        if quote == "#":  # a comment runs to the end of the line
+            quote = "" if c == "\n" else quote
+        elif quote:
+            if c == "\\" and quote[0] == '"':
+                i += 1  # an escape: the next character is not a closing quote
+            elif text.startswith(quote, i):
+                i += len(quote) - 1
+                quote = ""
+        elif c in "\"'#":
+            quote = text[i:i + 3] if text.startswith(c * 3, i) and c != "#" else c
+            i += len(quote) - 1
+        elif c in "[{":
+            depth += 1
+            if depth > _MAX_DEPTH:
+                return text.count("\n", 0, i) + 1, i - text.rfind("\n", 0, i)
+        elif c in "]}":
+            depth -= 1
+        i += 1
+    return 1, 1
+
+
+def _loads(text: str, path: str, line: int = 1, col: int = 1) -> dict[str, Any]:
+    """``tomllib.loads``, every failure a positioned error.
+
+    Besides ``TOMLDecodeError``, tomllib raises ``ValueError`` for an integer
+    of more than 4,300 digits and ``RecursionError`` for arrays nested some
+    hundreds deep; both were tracebacks.
+    """
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _toml_error(exc, text, path) from None
+    except ValueError:
+        m = _LONG_NUMBER.search(text)
+        at_line = text.count("\n", 0, m.start()) + 1 if m else 1
+        at_col = m.start() - text.rfind("\n", 0, m.start()) if m else 1
+        raise ScenarioError(path, at_line + line - 1, at_col + col - 1,
+                            "number too long: more than 4,300 digits",
+                            "no key takes a number this large; see docs/explore.md for each "
+                            "key's range") from None
+    except RecursionError:
+        at_line, at_col = _too_deep(text)
+        raise ScenarioError(path, at_line + line - 1, at_col + col - 1,
+                            f"nested too deeply (more than {_MAX_DEPTH} levels of [ or {{)",
+                            "workload values are numbers, strings and true/false: no key "
+                            "takes an array or a table") from None
+
+
 def _parse(text: str, path: str) -> tuple[Workload, dict[str, Place]]:
     """The workload as written, each value checked (not the rules between keys),
     and where the file wrote each of its keys."""
     text = text.removeprefix("\ufeff")
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise _toml_error(exc, text, path) from None
+    doc = _loads(text, path)
     pos = _positions(text)
     values: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
     for top, body in doc.items():
@@ -381,9 +479,9 @@ def parse_workload(text: str, path: str) -> Workload:
 
 def _read(path: str) -> str:
     try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise ScenarioError(path, 1, 1, f"cannot read the file: {exc.strerror or exc}",
+        data = read_input(path)  # bounded; a FIFO or a device is refused unread
+    except InputFileError as exc:
+        raise ScenarioError(path, 1, 1, exc.message,
                             "check the path; shipped workloads are in models/scenarios/") from None
     try:
         return data.decode("utf-8")
@@ -450,11 +548,12 @@ def _value(key: Key, text: str, where: str, col: int) -> Any:
     value: Any = text
     if "\n" not in text and "\r" not in text:
         try:
-            doc = tomllib.loads(f"v = {text}")
+            doc = _loads(f"v = {text}", where, 1, col - len("v = "))
             if list(doc) == ["v"] and (key.kind is not str or isinstance(doc["v"], str)):
                 value = doc["v"]
-        except tomllib.TOMLDecodeError:
-            pass
+        except ScenarioError as exc:
+            if not exc.message.startswith("TOML syntax"):
+                raise  # too long or too deep: no bare string either
     return _checked(key, value, (where, 1, col))
 
 
@@ -494,9 +593,10 @@ def _points(key: Key, spec: str, col: int) -> list[Any]:
                                 f"write a..b or a..b:n, e.g. {key.name}=1..10")
     lo = _value(key, lo_text.strip(), "--sweep", col)
     hi = _value(key, hi_text.strip(), "--sweep", hi_col)
-    if colon and (not n_text.strip().isdigit() or not 2 <= int(n_text) <= 1000):
+    if colon and (not re.fullmatch(r"[0-9]{1,4}", n_text.strip())
+                  or not 2 <= int(n_text) <= 1000):
         raise ScenarioError("--sweep", 1, hi_col + len(hi_text) + 1,
-                            f"bad number of points {n_text.strip()!r}",
+                            f"bad number of points {n_text.strip()[:40]!r}",
                             f"write a..b:n with n from 2 to 1000, e.g. {key.name}="
                             f"{format_value(lo)}..{format_value(hi)}:10")
     n = int(n_text) if colon else 5
