@@ -13,13 +13,13 @@ import datetime
 import json
 import os
 import platform
-import stat
 import subprocess
 from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
 from muxsim.files import write_set
+from muxsim.lang.inputs import InputFileError, read_input
 from muxsim.lang.results import RunOptions
 from muxsim.lang.syntax import Scenario
 from muxsim.report.model import (
@@ -53,15 +53,10 @@ def load_previous(path: str) -> dict[str, Any]:
         return PreviousResultsError(f"{path}: not a results.json of an earlier report ({why})")
 
     try:
-        # Checked before opening: opening a FIFO would wait for a writer.
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            raise bad("not a regular file")
-        with open(path, "rb") as handle:
-            raw = handle.read(PREVIOUS_LIMIT + 1)
-    except OSError as exc:
-        raise bad(exc.strerror or str(exc)) from exc
-    if len(raw) > PREVIOUS_LIMIT:
-        raise bad(f"larger than {PREVIOUS_LIMIT // 2**20} MiB")
+        # Bounded, and a FIFO or a device is refused unread.
+        raw = read_input(path, PREVIOUS_LIMIT)
+    except InputFileError as exc:
+        raise bad(exc.message) from None
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
