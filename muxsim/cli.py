@@ -5,7 +5,9 @@ Exit codes, the same for every command:
 * 0: every expectation held;
 * 1: an expectation did not hold (a mismatch);
 * 2: a usage or scenario error (``FILE:LINE:COL: message`` and a hint);
-* 3: an internal error (a bug in muxsim: please report it).
+* 3: an internal error (a bug in muxsim: please report it), or an
+  environment that cannot run the scenario (a descriptor limit too low for
+  the real backend, for instance): the message says which.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from muxsim import __version__
 from muxsim.backends import BACKENDS, get_backend
 from muxsim.compare import Divergence, divergences, side_by_side
 from muxsim.files import write_atomic, write_jsonl_atomic
-from muxsim.lang.errors import InvariantError, ScenarioError
+from muxsim.lang.errors import EnvironmentLimit, InvariantError, ScenarioError
 from muxsim.lang.parser import parse_file
 from muxsim.lang.printer import format_action
 from muxsim.lang.record import fill_expectations, wants_expectation
@@ -80,6 +82,8 @@ def _guarded(body: Callable[[], int]) -> NoReturn:
         code = body()
     except ScenarioError as exc:
         _fail(EXIT_USAGE, exc.render())
+    except EnvironmentLimit as exc:
+        _fail(EXIT_INTERNAL, f"muxsim: cannot run here: {exc.message}\n  hint: {exc.hint}")
     except InvariantError as exc:
         _fail(EXIT_INTERNAL, f"muxsim: internal error: {exc}\n"
                              "  hint: this is a bug in muxsim; please report it with the scenario")

@@ -75,8 +75,8 @@ from muxsim.lang.syntax import (
 from realmux import libc, tcpsettle
 from realmux.calls import Failed, Prepared, PreparedPoll, PreparedSelect, PreparedWait
 from realmux.errnames import errno_name
-from realmux.fdspace import FdSpace, FileKind, OpenFile
-from realmux.waiters import Waiter
+from realmux.fdspace import FdSpace, FileKind, OpenFile, ensure_limit
+from realmux.waiters import Waiter, others_switches
 
 CHUNK = 65536
 _ZEROS = bytes(CHUNK)
@@ -86,6 +86,8 @@ TCP_NOTSENT_LOWAT = 25
 SETTLE_BOUND = 2.0
 #: fill and drain stop after this many bytes (a guard against a bottomless peer).
 FILL_LIMIT = 1 << 30
+#: Descriptors a spawned waiter may hold above the scenario ranges (see _Run.spawn).
+PRIVATE_PER_WAITER = 4
 #: Rounds of "until EAGAIN, then let TCP settle" for fill and drain on TCP.
 TCP_ROUNDS = 64
 
@@ -136,6 +138,9 @@ class RealKernel:
     def run(self, scenario: Scenario, options: RunOptions | None = None) -> ScenarioResult:
         opts = options or RunOptions()
         began = time.monotonic()
+        # Up front, so that a limit too low refuses the run before it starts.
+        ensure_limit(PRIVATE_PER_WAITER * sum(1 for st in scenario.statements
+                                              if isinstance(st.action, Spawn)))
         run = _Run(scenario, opts)
         try:
             results = tuple(run.execute(statement) for statement in scenario.statements)
@@ -160,6 +165,11 @@ class _Run:
         self.pending: list[tcpsettle.Condition] = []
         self.notes: list[str] = []
         self.waiters_quiet = True  # every waiter was asleep or done after the last statement
+        #: The waiters' run counts at that quiet moment (-1: finished).
+        self.quiet_counts: dict[str, int] = {}
+        #: The other threads' context switches then (None: not known quiet).
+        self.quiet_switches: int | None = None
+        self.spawned: Waiter | None = None  # started by the statement running now
 
     # -- bookkeeping -----------------------------------------------------
 
@@ -205,7 +215,8 @@ class _Run:
         except OSError as exc:
             outcome = errno_name(exc)
         self.settle()
-        self.quiesce_waiters()
+        spawned, self.spawned = self.spawned, None
+        self.quiesce_waiters(spawned)
         return StatementResult(statement, outcome, time.monotonic() - began,
                                tuple(self.notes))
 
@@ -217,7 +228,7 @@ class _Run:
             self.notes.append(f"tcp did not settle within {SETTLE_BOUND}s")
         self.pending = []
 
-    def quiesce_waiters(self) -> None:
+    def quiesce_waiters(self, spawned: Waiter | None = None) -> None:
         """Let every waiter a statement woke run until it sleeps again or finishes.
 
         The model does the same (it runs every process woken at the current
@@ -226,27 +237,72 @@ class _Run:
         (``ep_done_scan`` passes a level-triggered event on), so one look is
         not enough: the waiters are quiet when two looks in a row find each
         one asleep or finished *and* not scheduled in between (the thread's
-        schedule count in ``/proc/self/task/<tid>/schedstat`` has not moved).
+        run count in ``/proc/self/task/<tid>/schedstat`` has not moved).
+
+        Both are cheap when the statement woke nobody, the common case: the
+        first of the two looks is the last quiet one, from the end of the
+        previous statement (a waiter the statement woke is runnable or has
+        run since); and before any per-waiter count is read, the sum of the
+        other threads' context switches is compared with its value then
+        (:func:`realmux.waiters.others_switches`). ``spawned``: the waiter
+        this statement started, whose own switches do not count.
         """
         if not self.waiters:
             self.waiters_quiet = True
+            self.quiet_counts = {}
+            self.quiet_switches = None
+            return
+        if self.unchanged_since_quiet(spawned):
+            self.waiters_quiet = True
             return
         deadline = time.monotonic() + SETTLE_BOUND
-        previous: tuple[tuple[str, bool, int], ...] | None = None
+        previous: dict[str, int | None] = dict(self.quiet_counts)
+        if spawned is not None:
+            previous[spawned.name] = spawned.look(0.0)
         quiet = False
-        while time.monotonic() < deadline:
-            for waiter in self.waiters.values():
-                if not waiter.finished:
-                    waiter.wait_asleep(max(0.0, deadline - time.monotonic()))
-            snapshot = tuple((w.name, w.finished, w.activity()) for w in self.waiters.values())
-            if snapshot == previous:
+        while True:
+            switches = others_switches()
+            counts = {name: waiter.look(max(0.0, deadline - time.monotonic()))
+                      for name, waiter in self.waiters.items()}
+            if None not in counts.values() and counts == previous:
                 quiet = True
                 break
-            previous = snapshot
+            if time.monotonic() >= deadline:
+                break
+            previous = counts
         if not quiet:
             self.notes.append("waiters did not settle within "
                               f"{SETTLE_BOUND}s (a waiter kept running)")
+        self.quiet_counts = {k: v for k, v in counts.items() if v is not None} if quiet else {}
+        # Read before the look that found them quiet: nothing ran since.
+        self.quiet_switches = switches if quiet else None
         self.waiters_quiet = quiet
+
+    def unchanged_since_quiet(self, spawned: Waiter | None) -> bool:
+        """No waiter has run since they were last quiet, known without reading their counts."""
+        if self.quiet_switches is None:
+            return False
+        own = count = 0
+        if spawned is not None:
+            seen_count = spawned.look(0.0)
+            if seen_count is None or seen_count < 0:
+                return False
+            seen = spawned.switches()
+            if seen is None:
+                return False
+            own, count = seen, seen_count
+        if not all(w.asleep_now() for w in self.waiters.values() if w is not spawned):
+            return False
+        now = others_switches()
+        if now is None or now != self.quiet_switches + own:
+            return False
+        if spawned is not None:
+            # The new waiter's switches were read first: they must not have moved.
+            if not spawned.asleep_now() or spawned.switches() != own:
+                return False
+            self.quiet_counts[spawned.name] = count
+            self.quiet_switches = now  # the new waiter's switches count from here on
+        return True
 
     def timers_pending(self) -> float | None:
         """Seconds until the last running waiter's finite timeout runs out, if any."""
@@ -642,6 +698,10 @@ class _Run:
         return PreparedSelect(self, call)
 
     def spawn(self, t: str, call: WaitingCall) -> Outcome:
+        # A waiter's private descriptors sit above the ranges: an eventfd, or
+        # a reference to the epoll (and, off the main thread, a second one),
+        # and its two procfs files.
+        ensure_limit(PRIVATE_PER_WAITER * (len(self.waiters) + 1))
         try:
             prepared = self.prepare(call, spawned=True)
         except OSError as exc:
@@ -649,8 +709,9 @@ class _Run:
             prepared = Failed(failed)
         stopper = prepared.enable_interrupt()
         waiter = Waiter(t, prepared.once, call.timeout, prepared.empty, prepared.release,
-                        stopper)
+                        stopper, prepared.close_interrupt)
         self.waiters[t] = waiter
+        self.spawned = waiter
         waiter.start()
         state = waiter.wait_asleep(max(SETTLE_BOUND, self.options.watchdog))
         if not state.asleep and not waiter.finished:
