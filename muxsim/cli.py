@@ -12,6 +12,7 @@ Exit codes, the same for every command:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -34,6 +35,7 @@ from muxsim.lang.record import fill_expectations, wants_expectation
 from muxsim.lang.results import RunOptions, ScenarioResult
 from muxsim.lang.syntax import Scenario
 from muxsim.lang.trace import scenario_record, statement_record, trace_records
+from muxsim.progress import Progress
 
 EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -74,6 +76,18 @@ def parse_all(files: list[str]) -> list[Scenario]:
     if errors:
         _fail(EXIT_USAGE, "\n".join(e.render() for e in errors))
     return scenarios
+
+
+def _tracking(options: RunOptions, progress: Progress, scenario: Scenario, index: int,
+              count: int) -> RunOptions:
+    """``options`` that report the run of ``scenario`` (number ``index`` of ``count``)."""
+    which = f" (scenario {index + 1} of {count})" if count > 1 else ""
+
+    def told(done: int, total: int) -> None:
+        progress.update(f"{scenario.path}: statement {done} of {total}{which}, "
+                        f"{progress.elapsed():.0f}s")
+
+    return dataclasses.replace(options, progress=told)
 
 
 def _guarded(body: Callable[[], int]) -> NoReturn:
@@ -183,9 +197,12 @@ def run(paths: tuple[str, ...], backend_name: str, as_json: bool, trace_dir: str
         total = 0
         agreed = 0
         began = time.monotonic()
-        for scenario in scenarios:
+        progress = Progress()
+        for index, scenario in enumerate(scenarios):
+            tracked = _tracking(options, progress, scenario, index, len(scenarios))
             for attempt in range(repeat):
-                results = [backend.run(scenario, options) for backend in backends]
+                results = [backend.run(scenario, tracked) for backend in backends]
+                progress.clear()
                 total += 1
                 diverged = divergences(results[0], results[1]) if len(results) == 2 else []
                 if any(not r.passed for r in results) or diverged:
@@ -315,7 +332,10 @@ def record(path: str, backend_name: str, output: str | None, watchdog: float) ->
 
     def body() -> int:
         scenario = parse_all([path])[0]
-        result = get_backend(backend_name).run(scenario, RunOptions(watchdog=watchdog))
+        progress = Progress()
+        result = get_backend(backend_name).run(
+            scenario, _tracking(RunOptions(watchdog=watchdog), progress, scenario, 0, 1))
+        progress.clear()
         outcomes = {r.statement.where.line: r.outcome for r in result.results
                     if wants_expectation(r.statement)}
         with open(path, encoding="utf-8", newline="") as handle:
@@ -555,8 +575,11 @@ def check(paths: tuple[str, ...], watchdog: float, context: int, as_json: bool) 
         diverged_runs = 0
         statements = 0
         began = time.monotonic()
-        for scenario in scenarios:
-            left = real.run(scenario, options)
+        progress = Progress()
+        for index, scenario in enumerate(scenarios):
+            left = real.run(scenario, _tracking(options, progress, scenario, index,
+                                                len(scenarios)))
+            progress.clear()
             right = sim.run(scenario, options)
             statements += len(scenario.statements)
             found = divergences(left, right)

@@ -42,11 +42,14 @@ import fcntl
 import itertools
 import os
 import resource
+import socket
+import struct
 import threading
 from dataclasses import dataclass, field
 from typing import Literal
 
 from muxsim.lang.errors import EnvironmentLimit, InvariantError
+from realmux import libc
 
 FileKind = Literal[
     "unix-stream", "unix-dgram", "tcp", "tcp-listener", "udp", "pipe-r", "pipe-w", "epoll"
@@ -163,8 +166,17 @@ class FdSpace:
         self.tcp_numbers = 0  # how many numbers hold a TCP socket (settling is needed)
 
     def release(self) -> None:
-        """Close every descriptor still open and give the range back."""
+        """Close every descriptor still open and give the range back.
+
+        A TCP socket left with ``SO_LINGER`` on would make its close block
+        until its data is acknowledged or the linger runs out; the run is
+        over and nobody looks, so the linger is turned off first.
+        """
+        off = struct.pack("ii", 0, 0)
         for fd in sorted(self.files):
+            if self.files[fd].kind == "tcp":
+                with contextlib.suppress(OSError):
+                    libc.setsockopt(fd, socket.SOL_SOCKET, socket.SO_LINGER, off)
             with contextlib.suppress(OSError):  # we own these numbers
                 os.close(fd)
         self.files.clear()

@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable
 from importlib import metadata
 
-from muxsim.lang.errors import InvariantError, ScenarioError
+from muxsim.lang.errors import EnvironmentLimit, InvariantError, ScenarioError
 from muxsim.lang.outcomes import Hung, Number, Ok, Outcome
 from muxsim.lang.results import RunOptions, ScenarioResult, StatementResult
 from muxsim.lang.syntax import (
@@ -86,6 +86,8 @@ TCP_NOTSENT_LOWAT = 25
 SETTLE_BOUND = 2.0
 #: fill and drain stop after this many bytes (a guard against a bottomless peer).
 FILL_LIMIT = 1 << 30
+#: Waiters running at once (each is a thread, looked at after every statement).
+MAX_WAITERS = 4096
 #: Descriptors a spawned waiter may hold above the scenario ranges (see _Run.spawn).
 PRIVATE_PER_WAITER = 4
 #: Rounds of "until EAGAIN, then let TCP settle" for fill and drain on TCP.
@@ -142,10 +144,16 @@ class RealKernel:
         ensure_limit(PRIVATE_PER_WAITER * sum(1 for st in scenario.statements
                                               if isinstance(st.action, Spawn)))
         run = _Run(scenario, opts)
+        total = len(scenario.statements)
+        done: list[StatementResult] = []
         try:
-            results = tuple(run.execute(statement) for statement in scenario.statements)
+            for statement in scenario.statements:
+                done.append(run.execute(statement))
+                if opts.progress is not None:
+                    opts.progress(len(done), total)
         finally:
             run.close()
+        results = tuple(done)
         return ScenarioResult(scenario, self.name, results, time.monotonic() - began,
                               environment())
 
@@ -389,6 +397,7 @@ class _Run:
             case Close(x):
                 fd = self.need_fd(x)
                 conditions = self.close_conditions(fd)
+                self.bound_linger(fd)
                 self.fds.close(fd)
                 self.pending.extend(conditions)
                 return Ok()
@@ -414,7 +423,7 @@ class _Run:
             case Wait() | Poll() | Select():
                 return self.wait_call(action, self.options.watchdog)
             case Spawn(t, call):
-                return self.spawn(t, call)
+                return self.spawn(t, call, statement)
             case Join(t):
                 waiter = self.waiters.pop(t, None)
                 if waiter is None:
@@ -539,6 +548,36 @@ class _Run:
             before = _state(peer_fd)
             conditions.append(lambda p=peer_fd, s=before: _state(p) != s)  # type: ignore[misc]
         return conditions
+
+    def bound_linger(self, fd: int) -> None:
+        """Keep a lingering close within the watchdog, with the kernel's own outcome.
+
+        With ``SO_LINGER`` on and a positive time, closing the last reference
+        to a TCP socket blocks until its data and FIN are acknowledged or the
+        time runs out (net/ipv4/tcp.c:__tcp_close waits in
+        sk_stream_wait_close; the time is ``sk_lingertime``, read at close);
+        either way ``close`` then returns 0 and the connection goes on as an
+        orphan. Nothing else acts while the main thread is in ``close`` (the
+        waiters only wait), so on loopback the data either drains at once or
+        never, and a peer that does not read would hold the run for the whole
+        linger: years for ``linger 2147483647``. So the time is cut to the
+        watchdog (rounded up to whole seconds, the unit of ``l_linger``) just
+        before the close: the kernel then does what it does when a linger
+        runs out, and only the wall-clock wait is shorter.
+        """
+        file = self.file_of(fd)
+        if file is None or file.kind != "tcp" or not self.fds.is_last_reference(fd):
+            return
+        try:
+            onoff, seconds = struct.unpack(
+                "ii", libc.getsockopt(fd, socket.SOL_SOCKET, socket.SO_LINGER, 8))
+        except OSError:
+            return
+        bound = max(1, math.ceil(self.options.watchdog))
+        if onoff and seconds > bound:
+            libc.setsockopt(fd, socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, bound))
+            self.notes.append(f"SO_LINGER {seconds}s cut to {bound}s for the close "
+                              "(the watchdog): the outcome is the same, only sooner")
 
     def held_peer(self, file: OpenFile) -> int | None:
         for fd, other in self.fds.files.items():
@@ -697,7 +736,12 @@ class _Run:
             return PreparedPoll(self, call)
         return PreparedSelect(self, call)
 
-    def spawn(self, t: str, call: WaitingCall) -> Outcome:
+    def spawn(self, t: str, call: WaitingCall, statement: Statement) -> Outcome:
+        if len(self.waiters) >= MAX_WAITERS:
+            raise self.scenario_error(
+                statement, f"more than {MAX_WAITERS} waiters running at once",
+                "the real backend runs each waiter in a thread and looks at every one after "
+                "each statement; join some first")
         # A waiter's private descriptors sit above the ranges: an eventfd, or
         # a reference to the epoll (and, off the main thread, a second one),
         # and its two procfs files.
@@ -710,9 +754,15 @@ class _Run:
         stopper = prepared.enable_interrupt()
         waiter = Waiter(t, prepared.once, call.timeout, prepared.empty, prepared.release,
                         stopper, prepared.close_interrupt)
+        try:
+            waiter.start()
+        except RuntimeError as exc:  # "can't start new thread": a limit of the machine
+            prepared.close_interrupt()
+            raise EnvironmentLimit(f"cannot start a thread for waiter {t!r}: {exc}",
+                                   "raise the limit on threads (ulimit -u) or run fewer "
+                                   "waiters at once") from exc
         self.waiters[t] = waiter
         self.spawned = waiter
-        waiter.start()
         state = waiter.wait_asleep(max(SETTLE_BOUND, self.options.watchdog))
         if not state.asleep and not waiter.finished:
             self.notes.append(f"waiter {t} not seen asleep (wchan={state.wchan or '?'})")
