@@ -26,15 +26,16 @@ REDRAW = 0.2
 class Progress:
     """Shows ``update`` messages once the command has run ``after`` seconds."""
 
-    def __init__(self, stream: TextIO | None = None, *, after: float = AFTER,
-                 every: float = EVERY, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, stream: TextIO | None = None, *, after: float | None = None,
+                 every: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.stream = stream if stream is not None else sys.stderr
         try:
             self.tty = self.stream.isatty()
         except (AttributeError, ValueError):
             self.tty = False
-        self.after = after
-        self.every = every
+        self.after = AFTER if after is None else after
+        self.every = EVERY if every is None else every
         self.clock = clock
         self.began = clock()
         self.last: float | None = None
