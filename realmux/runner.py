@@ -754,15 +754,19 @@ class _Run:
         stopper = prepared.enable_interrupt()
         waiter = Waiter(t, prepared.once, call.timeout, prepared.empty, prepared.release,
                         stopper, prepared.close_interrupt)
+        # Registered first: should start() fail after the thread began, the
+        # run's close still cancels it.
+        self.waiters[t] = waiter
+        self.spawned = waiter
         try:
             waiter.start()
         except RuntimeError as exc:  # "can't start new thread": a limit of the machine
+            del self.waiters[t]
+            self.spawned = None
             prepared.close_interrupt()
             raise EnvironmentLimit(f"cannot start a thread for waiter {t!r}: {exc}",
                                    "raise the limit on threads (ulimit -u) or run fewer "
                                    "waiters at once") from exc
-        self.waiters[t] = waiter
-        self.spawned = waiter
         state = waiter.wait_asleep(max(SETTLE_BOUND, self.options.watchdog))
         if not state.asleep and not waiter.finished:
             self.notes.append(f"waiter {t} not seen asleep (wchan={state.wchan or '?'})")

@@ -164,8 +164,12 @@ class Waiter:
                                             close=True)
             self._schedstat_fd = above_ranges(
                 os.open(base + "schedstat", os.O_RDONLY | os.O_CLOEXEC), close=True)
-        except FileNotFoundError:
-            pass  # the thread has finished already: nothing to look at
+        except (FileNotFoundError, ProcessLookupError):
+            # The thread has finished already: nothing to look at.
+            self.close()
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         """Close what the looking thread holds: the procfs files and what interrupts the call.
