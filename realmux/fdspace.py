@@ -26,8 +26,9 @@ epoll) live at or above :data:`RANGE_HIGH`. Under ``ulimit -n 256`` every
 descriptor a scenario makes would fail that way, and under ``ulimit -n 300``
 the 23rd ``pipe`` would: outcomes caused by the runner's own juggling, not
 by the scenario. So before anything runs, :func:`ensure_limit` raises the
-soft limit to what the run needs (the hard limit allows it without
-privilege, setrlimit(2)); where the hard limit is too low, the run is
+soft limit to what the run needs (the end of its range; with waiters,
+:func:`private_need` above :data:`RANGE_HIGH`), as far as the hard limit
+allows without privilege (setrlimit(2)); where the hard limit is too low, the run is
 refused with :class:`~muxsim.lang.errors.EnvironmentLimit`, and nothing is
 recorded. A descriptor the caller left open inside a range (an inherited
 256, say) makes that range unusable: another range is taken, and if none is
@@ -68,13 +69,17 @@ _file_ids = itertools.count(1)
 _limit_lock = threading.Lock()
 
 
-def ensure_limit(private: int = 0) -> None:
-    """Make the soft ``RLIMIT_NOFILE`` cover every scenario range and ``private`` numbers above.
+def private_need(count: int) -> int:
+    """The descriptor limit that lets the runner hold ``count`` private numbers above the ranges."""
+    return RANGE_HIGH + PRIVATE_SLACK + max(count, 0)
+
+
+def ensure_limit(need: int) -> None:
+    """Make the soft ``RLIMIT_NOFILE`` at least ``need``: every number below it can be opened.
 
     Raised, never lowered, and never above the hard limit; when the hard
     limit is too low the run is refused before it starts.
     """
-    need = RANGE_HIGH + PRIVATE_SLACK + max(private, 0)
     with _limit_lock:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         if soft == resource.RLIM_INFINITY or soft >= need:
@@ -83,8 +88,7 @@ def ensure_limit(private: int = 0) -> None:
             raise EnvironmentLimit(
                 f"the real backend needs {need} descriptors (RLIMIT_NOFILE), and this "
                 f"process may open only {soft} (hard limit {hard})",
-                f"raise the limit (ulimit -n {need} or more) and run again; "
-                "nothing was recorded")
+                f"raise the limit (ulimit -n {need} or more) and run again; nothing has run")
         # Round up, so that a run spawning one waiter after another does not
         # call setrlimit for each.
         target = (need + 255) & ~255
@@ -137,7 +141,6 @@ class FdSpace:
     """The descriptor numbers of one scenario run."""
 
     def __init__(self, size: int = RANGE_SIZE) -> None:
-        ensure_limit()
         foreign: list[int] = []
         with _slots_lock:
             for low in range(RANGE_LOW, RANGE_HIGH - size + 1, size):
@@ -160,6 +163,12 @@ class FdSpace:
                         "them on, e.g. a shell's exec 300<file, can close them first)")
                 raise InvariantError("no free descriptor range for another scenario "
                                      "in this process (too many at once)")
+        try:
+            ensure_limit(low + size)
+        except EnvironmentLimit:
+            with _slots_lock:
+                _slots_taken.discard(low)
+            raise
         self.low = low
         self.high = low + size
         self.files: dict[int, OpenFile] = {}

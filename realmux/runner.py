@@ -75,7 +75,7 @@ from muxsim.lang.syntax import (
 from realmux import libc, tcpsettle
 from realmux.calls import Failed, Prepared, PreparedPoll, PreparedSelect, PreparedWait
 from realmux.errnames import errno_name
-from realmux.fdspace import FdSpace, FileKind, OpenFile, ensure_limit
+from realmux.fdspace import FdSpace, FileKind, OpenFile, ensure_limit, private_need
 from realmux.waiters import Waiter, others_switches
 
 CHUNK = 65536
@@ -141,8 +141,9 @@ class RealKernel:
         opts = options or RunOptions()
         began = time.monotonic()
         # Up front, so that a limit too low refuses the run before it starts.
-        ensure_limit(PRIVATE_PER_WAITER * sum(1 for st in scenario.statements
-                                              if isinstance(st.action, Spawn)))
+        spawns = sum(1 for st in scenario.statements if isinstance(st.action, Spawn))
+        if spawns:
+            ensure_limit(private_need(PRIVATE_PER_WAITER * spawns))
         run = _Run(scenario, opts)
         total = len(scenario.statements)
         done: list[StatementResult] = []
@@ -745,7 +746,7 @@ class _Run:
         # A waiter's private descriptors sit above the ranges: an eventfd, or
         # a reference to the epoll (and, off the main thread, a second one),
         # and its two procfs files.
-        ensure_limit(PRIVATE_PER_WAITER * (len(self.waiters) + 1))
+        ensure_limit(private_need(PRIVATE_PER_WAITER * (len(self.waiters) + 1)))
         try:
             prepared = self.prepare(call, spawned=True)
         except OSError as exc:

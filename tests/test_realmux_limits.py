@@ -68,6 +68,17 @@ def test_record_under_a_low_soft_limit_raises_it_and_records_the_truth(tmp_path:
     assert path.read_text() == "pipe r w => ok\nsend w 1 => 1\n"
 
 
+def test_a_hard_limit_of_512_runs_plain_scenarios_and_refuses_waiters(tmp_path: Path) -> None:
+    # Waiters keep private descriptors above 1024; a plain scenario needs only its range.
+    (tmp_path / "plain.mux").write_text(SCENARIO)
+    (tmp_path / "waiter.mux").write_text("pipe r w\nspawn T poll r:IN timeout=inf\n"
+                                         "send w 1 => 1\njoin T => r IN\n")
+    plain = muxsim(["run", "plain.mux"], tmp_path, soft=512, hard=512)
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    waiter = muxsim(["run", "waiter.mux"], tmp_path, soft=512, hard=512)
+    assert waiter.returncode == 3 and "cannot run here" in waiter.stderr, waiter.stderr
+
+
 def test_pipes_past_the_range_get_emfile_never_ebadf_under_a_soft_limit(tmp_path: Path) -> None:
     # A range holds 128 numbers: 64 pipes fit, the 65th gets EMFILE as from
     # a real RLIMIT_NOFILE (with soft limit 300 the 23rd used to say EBADF).
@@ -184,3 +195,12 @@ def test_a_linger_left_on_at_the_end_of_a_run_does_not_block_the_release() -> No
                               RunOptions())
     assert result.passed
     assert time.monotonic() - began < 30
+
+
+def test_select_takes_more_names_than_fd_setsize() -> None:
+    # select.select refused a list longer than 1,024 (ValueError, exit 3);
+    # the kernel takes any number of entries below the table size.
+    names = ",".join(["a"] * 1100)
+    text = f"socketpair a b\nsend b 1 => 1\nselect r={names} w=b\n"
+    result = RealKernel().run(parse(text, "select.mux"), RunOptions())
+    assert str(result.results[2].outcome) == f"r={names} w=b"
