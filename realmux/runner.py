@@ -575,8 +575,18 @@ class _Run:
         except OSError:
             return
         bound = max(1, math.ceil(self.options.watchdog))
-        if onoff and seconds > bound:
-            libc.setsockopt(fd, socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, bound))
+        if not onoff or seconds <= bound:
+            return
+        try:
+            info = tcpsettle.tcp_info(fd)
+        except OSError:
+            return
+        if info.state not in _FIN_TO_SEND:
+            return  # no FIN to wait for (never connected, closed, reset): no linger
+        libc.setsockopt(fd, socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, bound))
+        if info.unacked or info.notsent:
+            # Data still to go: the close may wait for it (a FIN alone is
+            # acknowledged at once on loopback).
             self.notes.append(f"SO_LINGER {seconds}s cut to {bound}s for the close "
                               "(the watchdog): the outcome is the same, only sooner")
 
@@ -772,6 +782,10 @@ class _Run:
         if not state.asleep and not waiter.finished:
             self.notes.append(f"waiter {t} not seen asleep (wchan={state.wchan or '?'})")
         return Ok()
+
+
+#: States whose close sends a FIN and, lingering, waits for its ACK (tcp_close_state).
+_FIN_TO_SEND = {tcpsettle.TCP_ESTABLISHED, tcpsettle.TCP_CLOSE_WAIT, tcpsettle.TCP_SYN_RECV}
 
 
 def _addresses(fd: int) -> tuple[tuple[str, int] | None, tuple[str, int] | None]:
