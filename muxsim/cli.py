@@ -390,13 +390,14 @@ def report(out_dir: str, paths: tuple[str, ...], examples: int, seed_value: int,
             _check_results_file(compare_with)
         scenarios = parse_all(find_scenarios(present))
 
-        def progress(message: str) -> None:
-            click.echo(f"\r\033[K{message}", nl=False, err=True)
-
+        # A redrawn line on a terminal; in a log, a line every few seconds
+        # (not one endless line of carriage returns).
+        shown = Progress(after=0.0)
         built = build_report(scenarios, RunOptions(watchdog=watchdog), examples=examples,
                              seed=seed_value, fuzz_out="models/regressions",
-                             progress=progress)
-        click.echo("", err=True)
+                             progress=lambda message: shown.update(
+                                 message, force=not message.startswith("[")))
+        shown.clear()
         written = write_report(built, out_dir, compare_with)
         click.echo(terminal_table(built))
         counts = built.counts()

@@ -44,12 +44,13 @@ class Progress:
     def elapsed(self) -> float:
         return self.clock() - self.began
 
-    def update(self, message: str) -> None:
+    def update(self, message: str, *, force: bool = False) -> None:
+        """Show ``message`` if it is time; ``force``: a new phase, shown whenever it comes."""
         now = self.clock()
-        if now - self.began < self.after:
+        if now - self.began < self.after and not force:
             return
         gap = REDRAW if self.tty else self.every
-        if self.last is not None and now - self.last < gap:
+        if self.last is not None and now - self.last < gap and not force:
             return
         self.last = now
         if self.tty:

@@ -72,3 +72,13 @@ def test_muxsim_run_reports_progress_on_stderr_and_results_on_stdout(
     assert result.exit_code == 0, result.output
     assert f"{path}: statement 3 of 3" in result.stderr
     assert "statement 3 of 3" not in result.stdout and "PASS" in result.stdout
+
+
+def test_a_new_phase_is_shown_at_once_even_in_a_log() -> None:
+    clock, out = Clock(), io.StringIO()
+    progress = Progress(out, clock=clock, after=0.0)
+    progress.update("[1/9] a.mux")
+    clock.now = 1.0
+    progress.update("[2/9] b.mux")  # too soon: left out of the log
+    progress.update("fuzzing: 300 examples", force=True)
+    assert out.getvalue().splitlines() == ["[1/9] a.mux", "fuzzing: 300 examples"]
