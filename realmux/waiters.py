@@ -30,6 +30,17 @@ the real call would not have seen:
   thread other than the main one, where no handler can be installed,
   falls back to slices of :data:`SLICE` seconds.
 
+Cancelling races with the waiter's own end: ``pthread_kill`` on a thread
+that has exited (CPython's threads are detached, so its ``pthread_t`` is
+freed) or whose id is not known yet (0) is undefined behaviour, a segfault
+in practice. So the waiter's end (release, then done) and each interrupt
+are made under one lock, and an interrupt is sent only while the thread is
+known to be running. Ctrl-C is held off while a waiter starts, so a run
+interrupted there knows whether it has a thread. The eventfd that cancels
+a ``poll`` or ``select`` is closed by the cancelling thread once the waiter
+has finished (:meth:`Waiter.close`), so a late cancel never writes to a
+number the next waiter reused.
+
 Looking costs. After every statement the runner looks at every running
 waiter (:meth:`Waiter.look`), so a look must be cheap: each waiter keeps
 its ``syscall`` and ``schedstat`` files open (above the scenario ranges)
@@ -59,6 +70,7 @@ import contextlib
 import math
 import os
 import resource
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -144,6 +156,8 @@ class Waiter:
         self._cancel = threading.Event()
         self._done = threading.Event()
         self._started = threading.Event()
+        self._alive = threading.Lock()  # held to end the thread, and to interrupt it
+        self._launched = False
         self.outcome: Outcome | None = None
         self.tid = 0
         self.ident = 0
@@ -156,8 +170,17 @@ class Waiter:
 
     def start(self) -> None:
         self.began = time.monotonic()
-        self.thread.start()
-        self._started.wait(5.0)
+        # Ctrl-C held off until the thread runs (which inherits the block),
+        # so an interrupted run knows whether there is a thread to stop.
+        main = threading.current_thread() is threading.main_thread()
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if main else None
+        try:
+            self.thread.start()
+            self._launched = True
+            self._started.wait(5.0)
+        finally:
+            if mask is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         base = f"/proc/self/task/{self.tid}/"
         try:
             self._syscall_fd = above_ranges(os.open(base + "syscall", os.O_RDONLY | os.O_CLOEXEC),
@@ -182,16 +205,20 @@ class Waiter:
             if fd >= 0:
                 os.close(fd)
         self._syscall_fd = self._schedstat_fd = -1
-        if self._on_close is not None and self._done.is_set():
+        if self._on_close is not None and (self._done.is_set() or not self._launched):
             self._on_close()
             self._on_close = None
 
     def _run(self) -> None:
-        self.tid = threading.get_native_id()  # the kernel's id, for /proc
-        self.ident = threading.get_ident()  # the pthread id, for pthread_kill
+        with self._alive:
+            self.tid = threading.get_native_id()  # the kernel's id, for /proc
+            self.ident = threading.get_ident()  # the pthread id, for pthread_kill
         self._started.set()
         try:
             if self._interrupt is not None:
+                if self._cancel.is_set():  # cancelled before it could be interrupted
+                    self.outcome = Hung()
+                    return
                 outcome = self._call(self.timeout)
                 if self._cancel.is_set():
                     outcome = Hung()
@@ -213,8 +240,9 @@ class Waiter:
                     self.outcome = Hung()
                     return
         finally:
-            self._on_exit()
-            self._done.set()
+            with self._alive:
+                self._on_exit()
+                self._done.set()
 
     @property
     def finished(self) -> bool:
@@ -304,10 +332,15 @@ class Waiter:
     def cancel(self) -> None:
         """Stop the waiting call (or let it stop at its next slice) and wait for the end."""
         self._cancel.set()
+        if not self._launched:  # no thread: nothing to stop
+            self.close()
+            return
         if self._interrupt is not None:
             while not self._done.is_set():
-                with contextlib.suppress(OSError):  # it may end (and tidy up) meanwhile
-                    self._interrupt(self)
+                with self._alive:  # the thread is running, and stays so meanwhile
+                    if not self._done.is_set() and self.ident:
+                        with contextlib.suppress(OSError):
+                            self._interrupt(self)
                 self._done.wait(0.05)  # again: the first may land before the call began
         else:
             self._done.wait(SLICE * 5 + 1.0)
