@@ -265,7 +265,8 @@ class _Run:
             self.waiters_quiet = True
             return
         deadline = time.monotonic() + SETTLE_BOUND
-        previous: dict[str, int | None] = dict(self.quiet_counts)
+        previous: dict[str, int | None] = {name: count for name, count in self.quiet_counts.items()
+                                           if name in self.waiters}
         if spawned is not None:
             previous[spawned.name] = spawned.look(0.0)
         quiet = False
@@ -427,6 +428,7 @@ class _Run:
                 return self.spawn(t, call, statement)
             case Join(t):
                 waiter = self.waiters.pop(t, None)
+                self.quiet_counts.pop(t, None)  # a later waiter may take the name
                 if waiter is None:
                     raise self.scenario_error(statement, f"no running waiter {t!r}",
                                               "spawn it first")
