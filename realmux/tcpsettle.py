@@ -34,9 +34,9 @@ kernel takes to acknowledge it: past a connection's quick-ACK start
 (net/ipv4/tcp_input.c:tcp_incr_quickack, up to 16 ACKs), a receiver that is
 not reading acknowledges a small segment only when its delayed-ACK timer
 fires, 40 ms later (``TCP_DELACK_MIN``, tcp_send_delayed_ack). Measured on
-6.18: 43 ms for each ``send c 1`` after the first few, nothing for the
-``recv`` that follows, so a send/recv scenario runs at about 22 ms a
-statement, and a ``fill`` into a peer that does not read takes one settle
+6.18 with ``HZ=250``: 43 ms for each ``send c 1`` after the first few (a
+shorter polling pause here changed nothing), nothing for the ``recv`` that
+follows, so a send/recv scenario runs at about 23 ms a statement, and a ``fill`` into a peer that does not read takes one settle
 round per delayed ACK. Hurrying the ACK is not ours to do: when and with
 which window the receiver acknowledges is part of what the connection does
 next (an ACK sent after the peer has read advertises another window), and
