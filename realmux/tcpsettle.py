@@ -36,8 +36,9 @@ not reading acknowledges a small segment only when its delayed-ACK timer
 fires, 40 ms later (``TCP_DELACK_MIN``, tcp_send_delayed_ack). Measured on
 6.18 with ``HZ=250``: 43 ms for each ``send c 1`` after the first few (a
 shorter polling pause here changed nothing), nothing for the ``recv`` that
-follows, so a send/recv scenario runs at about 23 ms a statement, and a ``fill`` into a peer that does not read takes one settle
-round per delayed ACK. Hurrying the ACK is not ours to do: when and with
+follows, so a send/recv scenario runs at about 23 ms a statement, and a
+``fill`` into a peer that does not read takes one settle round per delayed
+ACK. Hurrying the ACK is not ours to do: when and with
 which window the receiver acknowledges is part of what the connection does
 next (an ACK sent after the peer has read advertises another window), and
 the recorded outcomes are the kernel's with its own timing.
