@@ -5,12 +5,15 @@ Exit codes, the same for every command:
 * 0: every expectation held;
 * 1: an expectation did not hold (a mismatch);
 * 2: a usage or scenario error (``FILE:LINE:COL: message`` and a hint);
-* 3: an internal error (a bug in muxsim: please report it);
+* 3: an internal error (a bug in muxsim: please report it), or an
+  environment that cannot run the scenario (a descriptor limit too low for
+  the real backend, for instance): the message says which.
 * 130: interrupted (Ctrl-C, or SIGINT to the process alone).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -32,13 +35,14 @@ from muxsim.files import (
     write_atomic,
     write_jsonl_atomic,
 )
-from muxsim.lang.errors import InvariantError, ScenarioError
+from muxsim.lang.errors import EnvironmentLimit, InvariantError, ScenarioError
 from muxsim.lang.parser import parse_file, read_source
 from muxsim.lang.printer import format_action
 from muxsim.lang.record import fill_expectations, wants_expectation
 from muxsim.lang.results import RunOptions, ScenarioResult
 from muxsim.lang.syntax import Scenario
 from muxsim.lang.trace import scenario_record, statement_record, trace_records
+from muxsim.progress import Progress
 from muxsim.sigint import latched_interrupts
 
 EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -82,6 +86,18 @@ def parse_all(files: list[str]) -> list[Scenario]:
     return scenarios
 
 
+def _tracking(options: RunOptions, progress: Progress, scenario: Scenario, index: int,
+              count: int) -> RunOptions:
+    """``options`` that report the run of ``scenario`` (number ``index`` of ``count``)."""
+    which = f" (scenario {index + 1} of {count})" if count > 1 else ""
+
+    def told(done: int, total: int) -> None:
+        progress.update(f"{scenario.path}: statement {done} of {total}{which}, "
+                        f"{progress.elapsed():.0f}s")
+
+    return dataclasses.replace(options, progress=told)
+
+
 def _guarded(body: Callable[[], int]) -> NoReturn:
     """Run a command body; map errors to the documented exit codes.
 
@@ -93,6 +109,8 @@ def _guarded(body: Callable[[], int]) -> NoReturn:
             code = body()
     except ScenarioError as exc:
         _fail(EXIT_USAGE, exc.render())
+    except EnvironmentLimit as exc:
+        _fail(EXIT_INTERNAL, f"muxsim: cannot run here: {exc.message}\n  hint: {exc.hint}")
     except InvariantError as exc:
         _fail(EXIT_INTERNAL, f"muxsim: internal error: {exc}\n"
                              "  hint: this is a bug in muxsim; please report it with the scenario")
@@ -192,9 +210,12 @@ def run(paths: tuple[str, ...], backend_name: str, as_json: bool, trace_dir: str
         total = 0
         agreed = 0
         began = time.monotonic()
-        for scenario in scenarios:
+        progress = Progress()
+        for index, scenario in enumerate(scenarios):
+            tracked = _tracking(options, progress, scenario, index, len(scenarios))
             for attempt in range(repeat):
-                results = [backend.run(scenario, options) for backend in backends]
+                results = [backend.run(scenario, tracked) for backend in backends]
+                progress.clear()
                 total += 1
                 diverged = divergences(results[0], results[1]) if len(results) == 2 else []
                 if any(not r.passed for r in results) or diverged:
@@ -324,7 +345,10 @@ def record(path: str, backend_name: str, output: str | None, watchdog: float) ->
 
     def body() -> int:
         scenario = parse_all([path])[0]
-        result = get_backend(backend_name).run(scenario, RunOptions(watchdog=watchdog))
+        progress = Progress()
+        result = get_backend(backend_name).run(
+            scenario, _tracking(RunOptions(watchdog=watchdog), progress, scenario, 0, 1))
+        progress.clear()
         outcomes = {r.statement.where.line: r.outcome for r in result.results
                     if wants_expectation(r.statement)}
         text = read_source(path)  # as written: CRLF files stay CRLF
@@ -402,12 +426,14 @@ def report(out_dir: str, paths: tuple[str, ...], examples: int, seed_value: int,
                                   "`muxsim report`")
         scenarios = parse_all(find_scenarios(present))
 
-        def progress(message: str) -> None:
-            click.echo(f"\r\033[K{message}", nl=False, err=True)
-
+        # A redrawn line on a terminal; in a log, a line every few seconds
+        # (not one endless line of carriage returns).
+        shown = Progress(after=0.0)
         built = build_report(scenarios, RunOptions(watchdog=watchdog), examples=examples,
-                             seed=seed_value, fuzz_out=fuzz_out, progress=progress)
-        click.echo("", err=True)
+                             seed=seed_value, fuzz_out=fuzz_out,
+                             progress=lambda message: shown.update(
+                                 message, force=not message.startswith("[")))
+        shown.clear()
         try:
             written = write_report(built, out_dir, previous)
         except OSError as exc:
@@ -609,8 +635,11 @@ def check(paths: tuple[str, ...], watchdog: float, context: int, as_json: bool) 
         diverged_runs = 0
         statements = 0
         began = time.monotonic()
-        for scenario in scenarios:
-            left = real.run(scenario, options)
+        progress = Progress()
+        for index, scenario in enumerate(scenarios):
+            left = real.run(scenario, _tracking(options, progress, scenario, index,
+                                                len(scenarios)))
+            progress.clear()
             right = sim.run(scenario, options)
             statements += len(scenario.statements)
             found = divergences(left, right)

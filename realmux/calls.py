@@ -6,15 +6,23 @@ needs: once on the main thread, or in a spawned waiter
 (:mod:`realmux.waiters`), where it can also be interrupted without the
 thread ever making a second call: a private eventfd for ``poll`` and
 ``select``, a signal for ``epoll_wait`` (:mod:`realmux.interrupt`).
+
+The eventfd is numbered above every scenario range (at or above
+:data:`~realmux.fdspace.RANGE_HIGH`, like an epoll waiter's private
+reference), so any number of waiters can have one; ``select`` is therefore
+made through :func:`realmux.libc.select`, which takes numbers above
+``FD_SETSIZE`` as the kernel does. (Numbers below the ranges ran out after
+about 250 waiters, and the waiters beyond fell back to slices: 0.02 s calls
+whose repeated wake-ups made 300 waiters take 100 s to quiesce.)
 """
 
 from __future__ import annotations
 
 import errno
-import fcntl
 import math
 import os
 import select
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -23,7 +31,7 @@ from muxsim.lang.outcomes import Outcome, Ready, Selected
 from muxsim.lang.syntax import DEFAULT_MAXEVENTS, Poll, Select, Wait
 from realmux import interrupt, libc
 from realmux.errnames import errno_name
-from realmux.fdspace import RANGE_HIGH, RANGE_LOW
+from realmux.fdspace import above_ranges
 from realmux.waiters import Waiter
 
 if TYPE_CHECKING:
@@ -48,16 +56,15 @@ class Prepared:
 
     def enable_interrupt(self) -> Callable[[Waiter], None] | None:
         """Add a private eventfd to the call; returns what interrupts it (None: can't)."""
-        fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
-        if fd >= RANGE_LOW:
-            # select() needs a number below FD_SETSIZE, and the numbers from
-            # RANGE_LOW up belong to scenario ranges: fall back to slices.
-            os.close(fd)
-            return None
+        fd = above_ranges(os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK), close=True)
         self.cancel_fd = fd
         return lambda waiter: os.eventfd_write(fd, 1)
 
     def release(self) -> None:
+        """What the waiting thread lets go of when its call is over."""
+
+    def close_interrupt(self) -> None:
+        """Close the eventfd: by the cancelling thread, once the waiter has finished."""
         if self.cancel_fd >= 0:
             os.close(self.cancel_fd)
             self.cancel_fd = -1
@@ -173,10 +180,18 @@ class PreparedSelect(Prepared):
         r, w, x = ([fd for _, fd in group] for group in self.sets)
         if self.cancel_fd >= 0:
             r.append(self.cancel_fd)
-        try:
-            got = select.select(r, w, x, None if math.isinf(seconds) else seconds)
-        except OSError as exc:
-            return errno_name(exc)
+        deadline = None if math.isinf(seconds) else time.monotonic() + seconds
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                got = libc.select((r, w, x), left)
+                break
+            except InterruptedError:
+                # A signal meant for the process landed on this thread; retry
+                # as select.select does (PEP 475). Cancelling uses the eventfd.
+                continue
+            except OSError as exc:
+                return errno_name(exc)
         ready = [{fd for fd in found if fd != self.cancel_fd} for found in got]
         if not any(ready):
             return None
@@ -186,7 +201,7 @@ class PreparedSelect(Prepared):
 
 
 def _private_dup(fd: int) -> int:
-    """A dup of ``fd`` above every scenario range, so it never takes a scenario's number."""
+    """A dup of the scenario's ``fd`` above every scenario range (EBADF if it has none)."""
     if fd < 0:
         raise _ebadf()
-    return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, RANGE_HIGH)
+    return above_ranges(fd)

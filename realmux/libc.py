@@ -28,13 +28,20 @@ _libc.send.restype = ctypes.c_ssize_t
 _libc.recv.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 _libc.recv.restype = ctypes.c_ssize_t
 
+_libc.select.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                         ctypes.c_void_p]
 _libc.epoll_ctl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
 _libc.epoll_wait.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
 
 MSG_NOSIGNAL = 0x4000
+_LONG_BITS = ctypes.sizeof(ctypes.c_ulong) * 8
 #: INT_MAX / sizeof(struct epoll_event) (fs/eventpoll.c).
 EP_MAX_EVENTS = 0x7FFFFFFF // 12
 EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD = 1, 2, 3
+
+
+class Timeval(ctypes.Structure):
+    _fields_ = (("tv_sec", ctypes.c_long), ("tv_usec", ctypes.c_long))
 
 
 class EpollEvent(ctypes.Structure):
@@ -131,3 +138,35 @@ def epoll_wait(epfd: int, maxevents: int, timeout_ms: int) -> list[tuple[int, in
     if n < 0:
         raise _fail()
     return [(int(events[i].data & 0xFFFFFFFF), int(events[i].events)) for i in range(n)]
+
+
+def select(sets: tuple[list[int], list[int], list[int]],
+           seconds: float | None) -> tuple[set[int], set[int], set[int]]:
+    """One ``select(2)`` call (None: no timeout); EINTR comes back as ``OSError``.
+
+    Not ``select.select``: that refuses a number at or above ``FD_SETSIZE``
+    (1024) and a list longer than it, where the kernel takes any number
+    below the process's descriptor table size (fs/select.c:core_sys_select
+    reads ``(nfds + 7) / 8`` bytes of each set); the runner's own cancelling
+    eventfd lives above 1024. The sets here are sized to the highest number.
+    """
+    highest = max((fd for group in sets for fd in group), default=-1)
+    words = highest // _LONG_BITS + 1
+    arrays = []
+    for group in sets:
+        bits = (ctypes.c_ulong * max(words, 1))()
+        for fd in group:
+            bits[fd // _LONG_BITS] |= 1 << (fd % _LONG_BITS)
+        arrays.append(bits)
+    timeout = None
+    if seconds is not None:
+        whole = int(seconds)
+        timeout = Timeval(whole, min(999_999, round((seconds - whole) * 1_000_000)))
+    n = int(_libc.select(highest + 1, arrays[0], arrays[1], arrays[2],
+                         None if timeout is None else ctypes.byref(timeout)))
+    if n < 0:
+        raise _fail()
+    found: list[set[int]] = []
+    for group, bits in zip(sets, arrays, strict=True):
+        found.append({fd for fd in group if bits[fd // _LONG_BITS] >> (fd % _LONG_BITS) & 1})
+    return found[0], found[1], found[2]

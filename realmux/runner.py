@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable
 from importlib import metadata
 
-from muxsim.lang.errors import InvariantError, ScenarioError
+from muxsim.lang.errors import EnvironmentLimit, InvariantError, ScenarioError
 from muxsim.lang.outcomes import Hung, Number, Ok, Outcome
 from muxsim.lang.results import RunOptions, ScenarioResult, StatementResult
 from muxsim.lang.syntax import (
@@ -75,8 +75,8 @@ from muxsim.lang.syntax import (
 from realmux import libc, tcpsettle
 from realmux.calls import Failed, Prepared, PreparedPoll, PreparedSelect, PreparedWait
 from realmux.errnames import errno_name
-from realmux.fdspace import FdSpace, FileKind, OpenFile
-from realmux.waiters import Waiter
+from realmux.fdspace import FdSpace, FileKind, OpenFile, ensure_limit, private_need
+from realmux.waiters import Waiter, others_switches
 
 CHUNK = 65536
 _ZEROS = bytes(CHUNK)
@@ -86,6 +86,10 @@ TCP_NOTSENT_LOWAT = 25
 SETTLE_BOUND = 2.0
 #: fill and drain stop after this many bytes (a guard against a bottomless peer).
 FILL_LIMIT = 1 << 30
+#: Waiters running at once (each is a thread, looked at after every statement).
+MAX_WAITERS = 4096
+#: Descriptors a spawned waiter may hold above the scenario ranges (see _Run.spawn).
+PRIVATE_PER_WAITER = 4
 #: Rounds of "until EAGAIN, then let TCP settle" for fill and drain on TCP.
 TCP_ROUNDS = 64
 
@@ -136,11 +140,21 @@ class RealKernel:
     def run(self, scenario: Scenario, options: RunOptions | None = None) -> ScenarioResult:
         opts = options or RunOptions()
         began = time.monotonic()
+        # Up front, so that a limit too low refuses the run before it starts.
+        spawns = sum(1 for st in scenario.statements if isinstance(st.action, Spawn))
+        if spawns:
+            ensure_limit(private_need(PRIVATE_PER_WAITER * spawns))
         run = _Run(scenario, opts)
+        total = len(scenario.statements)
+        done: list[StatementResult] = []
         try:
-            results = tuple(run.execute(statement) for statement in scenario.statements)
+            for statement in scenario.statements:
+                done.append(run.execute(statement))
+                if opts.progress is not None:
+                    opts.progress(len(done), total)
         finally:
             run.close()
+        results = tuple(done)
         return ScenarioResult(scenario, self.name, results, time.monotonic() - began,
                               environment())
 
@@ -160,6 +174,11 @@ class _Run:
         self.pending: list[tcpsettle.Condition] = []
         self.notes: list[str] = []
         self.waiters_quiet = True  # every waiter was asleep or done after the last statement
+        #: The waiters' run counts at that quiet moment (-1: finished).
+        self.quiet_counts: dict[str, int] = {}
+        #: The other threads' context switches then (None: not known quiet).
+        self.quiet_switches: int | None = None
+        self.spawned: Waiter | None = None  # started by the statement running now
 
     # -- bookkeeping -----------------------------------------------------
 
@@ -205,7 +224,8 @@ class _Run:
         except OSError as exc:
             outcome = errno_name(exc)
         self.settle()
-        self.quiesce_waiters()
+        spawned, self.spawned = self.spawned, None
+        self.quiesce_waiters(spawned)
         return StatementResult(statement, outcome, time.monotonic() - began,
                                tuple(self.notes))
 
@@ -217,7 +237,7 @@ class _Run:
             self.notes.append(f"tcp did not settle within {SETTLE_BOUND}s")
         self.pending = []
 
-    def quiesce_waiters(self) -> None:
+    def quiesce_waiters(self, spawned: Waiter | None = None) -> None:
         """Let every waiter a statement woke run until it sleeps again or finishes.
 
         The model does the same (it runs every process woken at the current
@@ -226,27 +246,73 @@ class _Run:
         (``ep_done_scan`` passes a level-triggered event on), so one look is
         not enough: the waiters are quiet when two looks in a row find each
         one asleep or finished *and* not scheduled in between (the thread's
-        schedule count in ``/proc/self/task/<tid>/schedstat`` has not moved).
+        run count in ``/proc/self/task/<tid>/schedstat`` has not moved).
+
+        Both are cheap when the statement woke nobody, the common case: the
+        first of the two looks is the last quiet one, from the end of the
+        previous statement (a waiter the statement woke is runnable or has
+        run since); and before any per-waiter count is read, the sum of the
+        other threads' context switches is compared with its value then
+        (:func:`realmux.waiters.others_switches`). ``spawned``: the waiter
+        this statement started, whose own switches do not count.
         """
         if not self.waiters:
             self.waiters_quiet = True
+            self.quiet_counts = {}
+            self.quiet_switches = None
+            return
+        if self.unchanged_since_quiet(spawned):
+            self.waiters_quiet = True
             return
         deadline = time.monotonic() + SETTLE_BOUND
-        previous: tuple[tuple[str, bool, int], ...] | None = None
+        previous: dict[str, int | None] = {name: count for name, count in self.quiet_counts.items()
+                                           if name in self.waiters}
+        if spawned is not None:
+            previous[spawned.name] = spawned.look(0.0)
         quiet = False
-        while time.monotonic() < deadline:
-            for waiter in self.waiters.values():
-                if not waiter.finished:
-                    waiter.wait_asleep(max(0.0, deadline - time.monotonic()))
-            snapshot = tuple((w.name, w.finished, w.activity()) for w in self.waiters.values())
-            if snapshot == previous:
+        while True:
+            switches = others_switches()
+            counts = {name: waiter.look(max(0.0, deadline - time.monotonic()))
+                      for name, waiter in self.waiters.items()}
+            if None not in counts.values() and counts == previous:
                 quiet = True
                 break
-            previous = snapshot
+            if time.monotonic() >= deadline:
+                break
+            previous = counts
         if not quiet:
             self.notes.append("waiters did not settle within "
                               f"{SETTLE_BOUND}s (a waiter kept running)")
+        self.quiet_counts = {k: v for k, v in counts.items() if v is not None} if quiet else {}
+        # Read before the look that found them quiet: nothing ran since.
+        self.quiet_switches = switches if quiet else None
         self.waiters_quiet = quiet
+
+    def unchanged_since_quiet(self, spawned: Waiter | None) -> bool:
+        """No waiter has run since they were last quiet, known without reading their counts."""
+        if self.quiet_switches is None:
+            return False
+        own = count = 0
+        if spawned is not None:
+            seen_count = spawned.look(0.0)
+            if seen_count is None or seen_count < 0:
+                return False
+            seen = spawned.switches()
+            if seen is None:
+                return False
+            own, count = seen, seen_count
+        if not all(w.asleep_now() for w in self.waiters.values() if w is not spawned):
+            return False
+        now = others_switches()
+        if now is None or now != self.quiet_switches + own:
+            return False
+        if spawned is not None:
+            # The new waiter's switches were read first: they must not have moved.
+            if not spawned.asleep_now() or spawned.switches() != own:
+                return False
+            self.quiet_counts[spawned.name] = count
+            self.quiet_switches = now  # the new waiter's switches count from here on
+        return True
 
     def timers_pending(self) -> float | None:
         """Seconds until the last running waiter's finite timeout runs out, if any."""
@@ -333,6 +399,7 @@ class _Run:
             case Close(x):
                 fd = self.need_fd(x)
                 conditions = self.close_conditions(fd)
+                self.bound_linger(fd)
                 self.fds.close(fd)
                 self.pending.extend(conditions)
                 return Ok()
@@ -358,9 +425,10 @@ class _Run:
             case Wait() | Poll() | Select():
                 return self.wait_call(action, self.options.watchdog)
             case Spawn(t, call):
-                return self.spawn(t, call)
+                return self.spawn(t, call, statement)
             case Join(t):
                 waiter = self.waiters.pop(t, None)
+                self.quiet_counts.pop(t, None)  # a later waiter may take the name
                 if waiter is None:
                     raise self.scenario_error(statement, f"no running waiter {t!r}",
                                               "spawn it first")
@@ -483,6 +551,46 @@ class _Run:
             before = _state(peer_fd)
             conditions.append(lambda p=peer_fd, s=before: _state(p) != s)  # type: ignore[misc]
         return conditions
+
+    def bound_linger(self, fd: int) -> None:
+        """Keep a lingering close within the watchdog, with the kernel's own outcome.
+
+        With ``SO_LINGER`` on and a positive time, closing the last reference
+        to a TCP socket blocks until its data and FIN are acknowledged or the
+        time runs out (net/ipv4/tcp.c:__tcp_close waits in
+        sk_stream_wait_close; the time is ``sk_lingertime``, read at close);
+        either way ``close`` then returns 0 and the connection goes on as an
+        orphan. Nothing else acts while the main thread is in ``close`` (the
+        waiters only wait), so on loopback the data either drains at once or
+        never, and a peer that does not read would hold the run for the whole
+        linger: years for ``linger 2147483647``. So the time is cut to the
+        watchdog (rounded up to whole seconds, the unit of ``l_linger``) just
+        before the close: the kernel then does what it does when a linger
+        runs out, and only the wall-clock wait is shorter.
+        """
+        file = self.file_of(fd)
+        if file is None or file.kind != "tcp" or not self.fds.is_last_reference(fd):
+            return
+        try:
+            onoff, seconds = struct.unpack(
+                "ii", libc.getsockopt(fd, socket.SOL_SOCKET, socket.SO_LINGER, 8))
+        except OSError:
+            return
+        bound = max(1, math.ceil(self.options.watchdog))
+        if not onoff or seconds <= bound:
+            return
+        try:
+            info = tcpsettle.tcp_info(fd)
+        except OSError:
+            return
+        if info.state not in _FIN_TO_SEND:
+            return  # no FIN to wait for (never connected, closed, reset): no linger
+        libc.setsockopt(fd, socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, bound))
+        if info.unacked or info.notsent:
+            # Data still to go: the close may wait for it (a FIN alone is
+            # acknowledged at once on loopback).
+            self.notes.append(f"SO_LINGER {seconds}s cut to {bound}s for the close "
+                              "(the watchdog): the outcome is the same, only sooner")
 
     def held_peer(self, file: OpenFile) -> int | None:
         for fd, other in self.fds.files.items():
@@ -641,7 +749,16 @@ class _Run:
             return PreparedPoll(self, call)
         return PreparedSelect(self, call)
 
-    def spawn(self, t: str, call: WaitingCall) -> Outcome:
+    def spawn(self, t: str, call: WaitingCall, statement: Statement) -> Outcome:
+        if len(self.waiters) >= MAX_WAITERS:
+            raise self.scenario_error(
+                statement, f"more than {MAX_WAITERS} waiters running at once",
+                "the real backend runs each waiter in a thread and looks at every one after "
+                "each statement; join some first")
+        # A waiter's private descriptors sit above the ranges: an eventfd, or
+        # a reference to the epoll (and, off the main thread, a second one),
+        # and its two procfs files.
+        ensure_limit(private_need(PRIVATE_PER_WAITER * (len(self.waiters) + 1)))
         try:
             prepared = self.prepare(call, spawned=True)
         except OSError as exc:
@@ -649,13 +766,28 @@ class _Run:
             prepared = Failed(failed)
         stopper = prepared.enable_interrupt()
         waiter = Waiter(t, prepared.once, call.timeout, prepared.empty, prepared.release,
-                        stopper)
+                        stopper, prepared.close_interrupt)
+        # Registered first: should start() fail after the thread began, the
+        # run's close still cancels it.
         self.waiters[t] = waiter
-        waiter.start()
+        self.spawned = waiter
+        try:
+            waiter.start()
+        except RuntimeError as exc:  # "can't start new thread": a limit of the machine
+            del self.waiters[t]
+            self.spawned = None
+            prepared.close_interrupt()
+            raise EnvironmentLimit(f"cannot start a thread for waiter {t!r}: {exc}",
+                                   "raise the limit on threads (ulimit -u) or run fewer "
+                                   "waiters at once") from exc
         state = waiter.wait_asleep(max(SETTLE_BOUND, self.options.watchdog))
         if not state.asleep and not waiter.finished:
             self.notes.append(f"waiter {t} not seen asleep (wchan={state.wchan or '?'})")
         return Ok()
+
+
+#: States whose close sends a FIN and, lingering, waits for its ACK (tcp_close_state).
+_FIN_TO_SEND = {tcpsettle.TCP_ESTABLISHED, tcpsettle.TCP_CLOSE_WAIT, tcpsettle.TCP_SYN_RECV}
 
 
 def _addresses(fd: int) -> tuple[tuple[str, int] | None, tuple[str, int] | None]:

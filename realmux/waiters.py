@@ -33,11 +33,35 @@ the real call would not have seen:
 Cancelling races with the waiter's own end: ``pthread_kill`` on a thread
 that has exited (CPython's threads are detached, so its ``pthread_t`` is
 freed) or whose id is not known yet (0) is undefined behaviour, a segfault
-in practice, and writing the eventfd after the waiter released it writes
-whatever now holds that number. So the waiter's end (release, then done)
-and each interrupt are made under one lock, and an interrupt is sent only
-while the thread is known to be running. Ctrl-C is held off while a
-waiter starts, so a run interrupted there knows whether it has a thread.
+in practice. So the waiter's end (release, then done) and each interrupt
+are made under one lock, and an interrupt is sent only while the thread is
+known to be running. Ctrl-C is held off while a waiter starts, so a run
+interrupted there knows whether it has a thread. The eventfd that cancels
+a ``poll`` or ``select`` is closed by the cancelling thread once the waiter
+has finished (:meth:`Waiter.close`), so a late cancel never writes to a
+number the next waiter reused.
+
+Looking costs. After every statement the runner looks at every running
+waiter (:meth:`Waiter.look`), so a look must be cheap: each waiter keeps
+its ``syscall`` and ``schedstat`` files open (above the scenario ranges)
+and reads them with ``pread`` at offset 0, which makes procfs generate them
+afresh (fs/seq_file.c). ``syscall`` names the call only while the thread
+is off the CPU and not runnable (fs/proc/base.c:proc_pid_syscall says
+``running`` otherwise, since task_current_syscall needs the task inactive),
+so a thread woken but not yet run is never taken for asleep. The full check
+(``stat`` says ``S``, ``wchan``) is made only when the thread has been
+scheduled since it was last confirmed asleep. Reading ``syscall`` before
+``schedstat`` matters: a thread that runs between the two reads shows a new
+count, so it is looked at again.
+
+Cheaper still, for the common statement that wakes nobody: every thread's
+context switches, summed by one ``getrusage(RUSAGE_SELF)`` (kernel/sys.c
+adds each thread's ``nvcsw`` and ``nivcsw``, and those of threads gone),
+less the looking thread's own (``RUSAGE_THREAD``): :func:`others_switches`.
+If that sum has not moved since the waiters were last known quiet and each
+waiter's ``syscall`` still names its call, no waiter has run since (a thread
+that ran has switched out once, or is running or runnable now), and one
+``pread`` per waiter was enough.
 """
 
 from __future__ import annotations
@@ -45,6 +69,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import resource
 import signal
 import threading
 import time
@@ -52,6 +77,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from muxsim.lang.outcomes import Hung, Outcome
+from realmux.fdspace import above_ranges
 
 #: Syscall numbers a waiter may sleep in (x86_64 and aarch64/generic tables).
 _WAIT_SYSCALLS = {
@@ -61,8 +87,11 @@ _WAIT_SYSCALLS = {
 SLICE = 0.02
 
 
-def _machine() -> str:
-    return os.uname().machine
+_CALLS = _WAIT_SYSCALLS.get(os.uname().machine, set())
+
+
+def _wait_calls() -> set[int]:
+    return _CALLS
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +115,24 @@ def sleep_state(tid: int) -> SleepState:
         return SleepState(False, "", "")
     state = stat.rpartition(")")[2].split()[0]
     number = int(syscall[0]) if syscall and syscall[0].lstrip("-").isdigit() else -1
-    calls = _WAIT_SYSCALLS.get(_machine(), set())
-    return SleepState(state == "S" and number in calls, wchan, syscall[0] if syscall else "")
+    return SleepState(state == "S" and number in _wait_calls(), wchan,
+                      syscall[0] if syscall else "")
+
+
+def others_switches() -> int | None:
+    """Context switches of every thread of this process but the calling one (None: unsure).
+
+    The calling thread's count is read before and after the process's; a
+    switch of its own in between would skew the difference, so it is read
+    again until it holds still.
+    """
+    for _ in range(8):
+        mine = resource.getrusage(resource.RUSAGE_THREAD)
+        every = resource.getrusage(resource.RUSAGE_SELF)
+        again = resource.getrusage(resource.RUSAGE_THREAD)
+        if (mine.ru_nvcsw, mine.ru_nivcsw) == (again.ru_nvcsw, again.ru_nivcsw):
+            return every.ru_nvcsw + every.ru_nivcsw - mine.ru_nvcsw - mine.ru_nivcsw
+    return None
 
 
 class Waiter:
@@ -99,13 +144,15 @@ class Waiter:
 
     def __init__(self, name: str, call: Callable[[float], Outcome | None], timeout: float,
                  empty: Outcome, on_exit: Callable[[], None],
-                 interrupt: Callable[[Waiter], None] | None = None) -> None:
+                 interrupt: Callable[[Waiter], None] | None = None,
+                 on_close: Callable[[], None] | None = None) -> None:
         self.name = name
         self._empty = empty
         self._interrupt = interrupt  # None: the call is made in slices
         self.timeout = timeout
         self._call = call
         self._on_exit = on_exit
+        self._on_close = on_close
         self._cancel = threading.Event()
         self._done = threading.Event()
         self._started = threading.Event()
@@ -114,6 +161,9 @@ class Waiter:
         self.outcome: Outcome | None = None
         self.tid = 0
         self.ident = 0
+        self._syscall_fd = -1
+        self._schedstat_fd = -1
+        self._confirmed = -1  # schedstat run count when last seen asleep in its call
         self.began = time.monotonic()
         self.thread = threading.Thread(target=self._run, name=f"muxsim-waiter-{name}",
                                        daemon=True)
@@ -131,6 +181,33 @@ class Waiter:
         finally:
             if mask is not None:
                 signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        base = f"/proc/self/task/{self.tid}/"
+        try:
+            self._syscall_fd = above_ranges(os.open(base + "syscall", os.O_RDONLY | os.O_CLOEXEC),
+                                            close=True)
+            self._schedstat_fd = above_ranges(
+                os.open(base + "schedstat", os.O_RDONLY | os.O_CLOEXEC), close=True)
+        except (FileNotFoundError, ProcessLookupError):
+            # The thread has finished already: nothing to look at.
+            self.close()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Close what the looking thread holds: the procfs files and what interrupts the call.
+
+        Only once the thread has finished, and from the thread that looks and
+        cancels: closed earlier, a number could be reused by the next waiter,
+        and a late cancel would write to that one.
+        """
+        for fd in (self._syscall_fd, self._schedstat_fd):
+            if fd >= 0:
+                os.close(fd)
+        self._syscall_fd = self._schedstat_fd = -1
+        if self._on_close is not None and (self._done.is_set() or not self._launched):
+            self._on_close()
+            self._on_close = None
 
     def _run(self) -> None:
         with self._alive:
@@ -173,13 +250,59 @@ class Waiter:
 
     def activity(self) -> int:
         """How many times the thread has been scheduled (``/proc/.../schedstat``); -1 if gone."""
-        if self._done.is_set():
+        if self._done.is_set() or self._schedstat_fd < 0:
             return -1
         try:
-            with open(f"/proc/self/task/{self.tid}/schedstat") as f:
-                return int(f.read().split()[2])
+            return int(os.pread(self._schedstat_fd, 128, 0).split()[2])
         except (OSError, ValueError, IndexError):
             return -1
+
+    def _in_wait_call(self) -> bool:
+        """Whether ``syscall`` names a waiting call: asleep in it (neither running nor runnable)."""
+        try:
+            first = os.pread(self._syscall_fd, 64, 0).split(maxsplit=1)[:1]
+        except OSError:
+            return False
+        return bool(first) and first[0].isdigit() and int(first[0]) in _wait_calls()
+
+    def asleep_now(self) -> bool:
+        """Finished, or seen asleep in its call before and its ``syscall`` still names it."""
+        return self._done.is_set() or (self._confirmed >= 0 and self._in_wait_call())
+
+    def switches(self) -> int | None:
+        """The thread's own context switches (``status``), as getrusage counts them."""
+        try:
+            with open(f"/proc/self/task/{self.tid}/status", "rb") as f:
+                text = f.read()
+        except OSError:
+            return None
+        total = 0
+        for line in text.splitlines():
+            if line.startswith((b"voluntary_ctxt_switches:", b"nonvoluntary_ctxt_switches:")):
+                total += int(line.split()[1])
+        return total
+
+    def look(self, bound: float) -> int | None:
+        """The run count once the thread sleeps in its call; -1 once finished; None after ``bound``.
+
+        Two looks that return the same count saw the thread asleep both times
+        and never scheduled in between.
+        """
+        if self._done.is_set():
+            return -1
+        if self._confirmed >= 0 and self._in_wait_call():
+            count = self.activity()
+            if count == self._confirmed:
+                return count
+        state = self.wait_asleep(bound)
+        if self._done.is_set():
+            return -1
+        if not state.asleep:
+            return None
+        # Read after the state: a run in between only makes the count newer
+        # than the sleep we saw, and the next look checks again.
+        self._confirmed = self.activity()
+        return self._confirmed
 
     def wait_asleep(self, bound: float) -> SleepState:
         """Block until the thread sleeps in its waiting call, has finished, or ``bound``."""
@@ -203,12 +326,14 @@ class Waiter:
             limit += max(0.0, self.began + self.timeout - time.monotonic())
         if not self._done.wait(limit):
             self.cancel()
+        self.close()
         return self.outcome if self.outcome is not None else Hung()
 
     def cancel(self) -> None:
         """Stop the waiting call (or let it stop at its next slice) and wait for the end."""
         self._cancel.set()
         if not self._launched:  # no thread: nothing to stop
+            self.close()
             return
         if self._interrupt is not None:
             while not self._done.is_set():
@@ -217,5 +342,6 @@ class Waiter:
                         with contextlib.suppress(OSError):
                             self._interrupt(self)
                 self._done.wait(0.05)  # again: the first may land before the call began
-            return
-        self._done.wait(SLICE * 5 + 1.0)
+        else:
+            self._done.wait(SLICE * 5 + 1.0)
+        self.close()

@@ -10,6 +10,11 @@ them apart from the exit code alone:
   each backend turns it into an errno name in exactly one function.
 * :class:`InvariantError`: a backend broke one of its own rules (a bug in
   this toolkit). It is loud on purpose: exit code 3.
+* :class:`EnvironmentLimit`: the machine cannot run the scenario as written
+  (a descriptor limit below what the real backend needs, descriptors the
+  caller left open where the backend keeps its own). Exit code 3 too, since
+  no outcome was recorded, but the message says what to change, and it is
+  not a bug in muxsim.
 """
 
 from __future__ import annotations
@@ -33,3 +38,12 @@ class ScenarioError(Exception):
 
 class InvariantError(RuntimeError):
     """A backend broke one of its own rules: a bug in muxsim, not in the scenario."""
+
+
+class EnvironmentLimit(RuntimeError):
+    """The process or machine cannot run the scenario as written; says what to change."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint

@@ -72,9 +72,6 @@ MAX_SECONDS = 3600.0
 #: do_tcp_setsockopt and struct linger's l_linger read an int; epoll_wait's
 #: maxevents is an int (include/linux/limits.h INT_MAX, INT_MIN).
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
-#: fd_set holds descriptors 0 to FD_SETSIZE - 1 (include/uapi/linux/posix_types.h
-#: __FD_SETSIZE); CPython's select() refuses a list longer than that.
-FD_SETSIZE = 1024
 #: Width in bits of a poll mask (struct pollfd's ``short events``) and of an
 #: epoll mask (struct epoll_event's ``__u32 events``): a hex mask may not be wider.
 POLL_MASK_BITS, EPOLL_MASK_BITS = 16, 32
@@ -565,12 +562,6 @@ class Parser:
             word, value = found[key]
             names: list[Name] = []
             offset = len(key) + 1
-            if value.count(",") >= FD_SETSIZE:
-                raise line.error(word, f"select: {value.count(',') + 1} names in {key}=, "
-                                 f"more than FD_SETSIZE ({FD_SETSIZE})",
-                                 f"an fd_set holds descriptors 0 to {FD_SETSIZE - 1} "
-                                 "(include/uapi/linux/posix_types.h); name each descriptor "
-                                 "once")
             for text in value.split(","):
                 names.append(self.check_defined(line, word, text, offset))
                 offset += len(text) + 1

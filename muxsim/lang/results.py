@@ -9,6 +9,7 @@ bound) so that nothing odd stays hidden from the trace.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -56,6 +57,9 @@ class RunOptions:
 
     watchdog: float = 1.0  # seconds a wait without end may take before it is HUNG
     semantics: str = "linux"  # the model's policy: "linux" or "textbook"
+    #: Told (statements done, statements in all) after each statement by a
+    #: backend whose runs can be long (the real kernel); not an outcome.
+    progress: Callable[[int, int], None] | None = field(default=None, compare=False)
 
 
 class Session(Protocol):
