@@ -701,19 +701,19 @@ def fuzz(examples: int | None, seed_value: int | None, profile: str, jobs: int, 
                             "you can write")
         count = examples or PROFILES[profile]
         chosen = default_seed() if seed_value is None else seed_value
-        shown = [0.0]
+        # A redrawn bar on a terminal; in a log, a whole line every few seconds.
+        shown = Progress(after=1.0)
 
         def progress(done: int) -> None:
-            now = time.monotonic()
-            if not as_json and (now - shown[0] > 0.5 or done >= count):
-                shown[0] = now
+            if not as_json:
                 bar = "#" * int(30 * min(done, count) / count)
-                click.echo(f"\r[{bar:<30}] {done}/{count} examples", nl=False, err=True)
+                shown.update(f"[{bar:<30}] {done}/{count} examples, "
+                             f"{shown.elapsed():.0f}s")
 
         try:
             report = fuzz_parallel(count, chosen, jobs, out_dir, progress)
         except UnwrittenDivergence as exc:  # the disk filled since the check: print it
-            click.echo("", err=True)
+            shown.clear()
             click.echo(exc.text)
             _fail(EXIT_USAGE, f"{exc.filename}: cannot write the divergence found with seed "
                               f"{chosen}: {exc.strerror}; it is printed above\n"
@@ -727,7 +727,7 @@ def fuzz(examples: int | None, seed_value: int | None, profile: str, jobs: int, 
                 "statistics": dict(sorted(report.stats.items())),
             }, sort_keys=True))
         else:
-            click.echo("", err=True)
+            shown.clear()
             rate = report.examples / report.elapsed if report.elapsed else 0.0
             verdict = ("no divergence" if not report.divergences else
                        f"{report.divergences} divergence(s), shrunk and written to " +
