@@ -55,6 +55,7 @@ from muxsim.model.bits import (
 from muxsim.model.sock import KEY_WRITABLE, RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK, Sock
 from muxsim.model.tcpwindow import (
     TCP_MAX_WSCALE,
+    TCP_RMEM_TO_WIN_SCALE,
     U16_MAX,
     free_window,
     grown_ssthresh,
@@ -93,13 +94,19 @@ class TcpSock(Sock):
         self.state = TCP_CLOSE
         self.peer: TcpSock | None = None
         self.rcv_bytes = 0
+        #: Unread bytes of each skb in the receive queue: an skb's truesize stays
+        #: charged (sk_rmem_alloc) until it is read to the end.
+        self.rcv_queue: deque[int] = deque()
         self.rcv_total = 0  # bytes ever received in order (rcv_nxt)
         self.rcv_edge = profile.tcp_initial_window  # right edge of our window (rcv_wup + rcv_wnd)
         self.rcv_wscale = 0  # chosen at the handshake (tcp_select_initial_window)
         self.window_clamp = U16_MAX << TCP_MAX_WSCALE
         self.rcv_mss = TCP_MSS_DEFAULT  # our estimate of the peer's MSS (icsk_ack.rcv_mss)
         self.rcv_ssthresh = profile.tcp_initial_window  # how far the window may grow now
-        self.ratio_measured = False  # scaling_ratio still TCP_DEFAULT_SCALING_RATIO
+        self.rcv_wnd = profile.tcp_initial_window  # the window last offered
+        #: skb->len / skb->truesize in 1/256ths, measured from a full-sized
+        #: segment (tcp_measure_rcv_mss); the default until one arrives.
+        self.scaling_ratio = profile.tcp_default_scaling_ratio
         self.max_window = profile.tcp_initial_window  # the peer's largest window
         self.done = False  # SOCK_DONE: a FIN arrived
         self.notsent = 0  # queued, not yet sent (window closed)
@@ -148,10 +155,21 @@ class TcpSock(Sock):
             return 0
         return max(0, peer.rcv_edge - peer.rcv_total - self.inflight)
 
+    def rmem_alloc(self) -> int:
+        """``sk_rmem_alloc``: the truesize of the skbs in the receive queue."""
+        return self.rcv_bytes + len(self.rcv_queue) * self.kernel.profile.tcp_rcv_skb_overhead
+
+    def tcp_space(self) -> int:
+        """``tcp_space``: the window the unused part of the receive buffer allows."""
+        return win_from_space(self.rcvbuf - self.rmem_alloc(), self.scaling_ratio)
+
+    def tcp_full_space(self) -> int:
+        """``tcp_full_space``: the window the whole receive buffer allows."""
+        return win_from_space(self.rcvbuf, self.scaling_ratio)
+
     def select_window(self) -> int:
         """``__tcp_select_window``: the window the free buffer space allows now."""
-        allowed = self.kernel.profile.tcp_window_for(self.rcvbuf)
-        return free_window(allowed - self.rcv_bytes, allowed, self.window_clamp,
+        return free_window(self.tcp_space(), self.tcp_full_space(), self.window_clamp,
                            self.rcv_mss, self.rcv_wscale, self.rcv_ssthresh)
 
     def advertise(self) -> None:
@@ -162,6 +180,7 @@ class TcpSock(Sock):
         """
         new = tcp_select_window(self.window_free(), self.select_window(), self.rcv_wscale)
         self.rcv_edge = self.rcv_total + new
+        self.rcv_wnd = new
         peer = self.peer
         if peer is not None:
             peer.max_window = max(peer.max_window, new)
@@ -171,25 +190,38 @@ class TcpSock(Sock):
         (``tcp_data_queue`` sets ``ICSK_ACK_NOMEM``; ``tcp_select_window`` sets
         ``rcv_wnd`` to 0 and ``rcv_wup`` to ``rcv_nxt``)."""
         self.rcv_edge = self.rcv_total
+        self.rcv_wnd = 0
 
     def segment_arrives(self, seg: int) -> None:
-        """An in-order segment is queued (``tcp_data_queue``), and the receiver
-        learns the peer's MSS from it (``tcp_measure_rcv_mss``)."""
+        """An in-order segment is queued as one skb (``tcp_data_queue``); the
+        receiver learns the peer's MSS and the buffer's ``scaling_ratio`` from it
+        (``tcp_measure_rcv_mss``) and lets the window grow (``tcp_grow_window``)."""
         profile = self.kernel.profile
         self.rcv_bytes += seg
         self.rcv_total += seg
-        # tcp_event_data_recv: tcp_measure_rcv_mss, then tcp_grow_window.
+        self.rcv_queue.append(seg)
         if seg >= self.rcv_mss:
-            if seg != self.rcv_mss and not self.ratio_measured:
-                # The first measured scaling_ratio differs from the default.
-                self.ratio_measured = True
-                self.window_clamp, self.rcv_ssthresh = set_window_clamp(
-                    self.window_clamp, self.rcv_ssthresh, self.window_free(),
-                    profile.tcp_window_for(self.rcvbuf))
+            if seg != self.rcv_mss:
+                ratio = (seg << TCP_RMEM_TO_WIN_SCALE) // (seg + profile.tcp_rcv_skb_overhead)
+                if ratio != self.scaling_ratio:
+                    self.scaling_ratio = ratio or 1
+                    self.window_clamp, self.rcv_ssthresh = set_window_clamp(
+                        self.window_clamp, self.rcv_ssthresh, self.rcv_wnd,
+                        self.tcp_full_space())
             self.rcv_mss = min(seg, profile.tcp_mss)
-        free = profile.tcp_window_for(self.rcvbuf) - self.rcv_bytes
-        self.rcv_ssthresh = grown_ssthresh(self.rcv_ssthresh, self.window_clamp, free, seg,
-                                           profile.tcp_mss)
+        self.rcv_ssthresh = grown_ssthresh(self.rcv_ssthresh, self.window_clamp,
+                                           self.tcp_space(), seg, profile.tcp_mss)
+
+    def segments_read(self, n: int) -> None:
+        """``tcp_recvmsg`` takes ``n`` bytes; an skb read to its end is freed."""
+        self.rcv_bytes -= n
+        queue = self.rcv_queue
+        while n and queue:
+            if queue[0] <= n:
+                n -= queue.popleft()
+            else:
+                queue[0] -= n
+                n = 0
 
     def mss_now(self) -> int:
         """``tcp_current_mss`` bounded by ``tcp_bound_to_half_wnd`` (half the largest window)."""
@@ -288,7 +320,7 @@ class TcpSock(Sock):
                     sent = True
                     self.advertise()  # our data segments carry our window
                 self.notsent -= seg
-                if peer.rcv_bytes > peer.rcvbuf:
+                if peer.rmem_alloc() > peer.rcvbuf:
                     self.inflight += seg  # dropped: retransmitted once there is room
                     peer.advertise_zero()
                     continue
@@ -318,7 +350,7 @@ class TcpSock(Sock):
         moved = 0
         while self.inflight:
             seg = min(self.inflight, self.mss_now())
-            if peer.rcv_bytes > peer.rcvbuf:
+            if peer.rmem_alloc() > peer.rcvbuf:
                 break
             if not peer.window_free():
                 peer.advertise()  # the answer to the probe
@@ -415,7 +447,7 @@ class TcpSock(Sock):
         if self.rcv_bytes:
             got = min(n, self.rcv_bytes)
             now = self.window_free()
-            self.rcv_bytes -= got
+            self.segments_read(got)
             peer = self.peer
             if got and peer is not None and not self.sk_shutdown & RCV_SHUTDOWN:
                 # tcp_cleanup_rbuf: a window update goes out only if the read
@@ -487,7 +519,7 @@ class TcpSock(Sock):
             self.listen_stop(why)
             return
         unread = self.rcv_bytes
-        self.rcv_bytes = 0
+        self.segments_read(unread)
         self.dead = True
         if self.state == TCP_CLOSE:
             return
@@ -525,7 +557,7 @@ def tcp_establish(client: TcpSock, server: TcpSock, listener: TcpSock | None = N
             full, mss, full if space_of.rcvbuf_locked else 0,
             profile.tcp_rmem_max, profile.rmem_max)
         sock.rcv_wscale = initial.rcv_wscale
-        sock.rcv_edge = sock.rcv_ssthresh = initial.rcv_wnd
+        sock.rcv_edge = sock.rcv_wnd = sock.rcv_ssthresh = initial.rcv_wnd
         # tcp_init_buffer_space: the clamp is at most the buffer's full window.
         sock.window_clamp = min(initial.window_clamp, win_from_space(sock.rcvbuf, ratio))
         sock.rcv_ssthresh = min(sock.rcv_ssthresh, sock.window_clamp)

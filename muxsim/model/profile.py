@@ -62,8 +62,9 @@ class Profile:
     #: net.ipv4.tcp_rmem[2]: decides the window scale (tcp_select_initial_window).
     tcp_rmem_max: int = 33554432
     tcp_notsent_lowat: int = 0xFFFFFFFF
-    tcp_window_num: int = 113152
-    tcp_window_den: int = 131072
+    #: truesize of a TCP skb a loopback receiver queues, beyond its payload
+    #: (``ss -m``: 833 bytes of sk_rmem_alloc for one byte, 20,832 for 20,000).
+    tcp_rcv_skb_overhead: int = 832
     #: Descriptors a scenario may hold (realmux's private range).
     fd_table_size: int = 128
 
@@ -98,8 +99,6 @@ class Profile:
     def tcp_wmem_for(self, notsent: int) -> int:
         return notsent
 
-    def tcp_window_for(self, rcvbuf: int) -> int:
-        return rcvbuf * self.tcp_window_num // self.tcp_window_den
 
 
 DEFAULT = Profile()
