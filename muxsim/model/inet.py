@@ -94,9 +94,13 @@ class TcpSock(Sock):
         self.state = TCP_CLOSE
         self.peer: TcpSock | None = None
         self.rcv_bytes = 0
-        #: Unread bytes of each skb in the receive queue: an skb's truesize stays
-        #: charged (sk_rmem_alloc) until it is read to the end.
-        self.rcv_queue: deque[int] = deque()
+        #: The receive queue: [unread bytes, truesize, length] of each skb. An
+        #: skb's truesize stays charged (sk_rmem_alloc) until it is read to the end.
+        self.rcv_queue: deque[list[int]] = deque()
+        self.rmem = 0  # sk_rmem_alloc
+        #: The tail skb is still shared with the sender's retransmission queue
+        #: (a clone on loopback, not yet acknowledged): nothing coalesces into it.
+        self.rcv_tail_shared = False
         self.rcv_total = 0  # bytes ever received in order (rcv_nxt)
         self.rcv_edge = profile.tcp_initial_window  # right edge of our window (rcv_wup + rcv_wnd)
         self.rcv_wscale = 0  # chosen at the handshake (tcp_select_initial_window)
@@ -157,7 +161,7 @@ class TcpSock(Sock):
 
     def rmem_alloc(self) -> int:
         """``sk_rmem_alloc``: the truesize of the skbs in the receive queue."""
-        return self.rcv_bytes + len(self.rcv_queue) * self.kernel.profile.tcp_rcv_skb_overhead
+        return self.rmem
 
     def tcp_space(self) -> int:
         """``tcp_space``: the window the unused part of the receive buffer allows."""
@@ -199,7 +203,20 @@ class TcpSock(Sock):
         profile = self.kernel.profile
         self.rcv_bytes += seg
         self.rcv_total += seg
-        self.rcv_queue.append(seg)
+        queue = self.rcv_queue
+        if queue and not self.rcv_tail_shared:
+            # tcp_queue_rcv -> tcp_try_coalesce: the payload joins the tail skb
+            # and the new skb's head is freed; only the payload is charged.
+            tail = queue[-1]
+            tail[0] += seg
+            tail[1] += seg
+            tail[2] += seg
+            self.rmem += seg
+        else:
+            truesize = seg + profile.tcp_rcv_skb_overhead
+            queue.append([seg, truesize, seg])
+            self.rmem += truesize
+        self.rcv_tail_shared = True
         if seg >= self.rcv_mss:
             if seg != self.rcv_mss:
                 ratio = (seg << TCP_RMEM_TO_WIN_SCALE) // (seg + profile.tcp_rcv_skb_overhead)
@@ -212,15 +229,56 @@ class TcpSock(Sock):
         self.rcv_ssthresh = grown_ssthresh(self.rcv_ssthresh, self.window_clamp,
                                            self.tcp_space(), seg, profile.tcp_mss)
 
+    def rmem_schedule(self) -> bool:
+        """May a segment be queued? ``tcp_data_queue``: into an empty queue always
+        (``sk_forced_mem_schedule``); otherwise ``tcp_try_rmem_schedule``: while
+        ``sk_rmem_alloc`` is above ``SO_RCVBUF``, ``tcp_prune_queue`` first
+        collapses the queue, and only if that is not enough is the segment dropped."""
+        if not self.rcv_queue or self.rmem <= self.rcvbuf:
+            return True
+        self.tcp_collapse()
+        return self.rmem <= self.rcvbuf
+
+    def tcp_collapse(self) -> None:
+        """Linux: net/ipv4/tcp_input.c:tcp_collapse on the receive queue.
+
+        From the first skb that is bloated (its truesize would offer a larger
+        window than its length, ``tcp_win_from_space(truesize) > len``) or
+        partly read (it starts before ``copied_seq``), the unread bytes are
+        copied into new linear skbs of at most ``SKB_MAX_ORDER(0, 0)`` bytes
+        each, whose truesize is their ``kmalloc`` size; the old ones are freed.
+        """
+        profile = self.kernel.profile
+        queue = self.rcv_queue
+        first = next((i for i, (unread, truesize, length) in enumerate(queue)
+                      if win_from_space(truesize, self.scaling_ratio) > length or unread < length),
+                     None)
+        if first is None:
+            return
+        rest = [queue.pop() for _ in range(len(queue) - first)]
+        unread = sum(skb[0] for skb in rest)
+        self.rmem -= sum(skb[1] for skb in rest)
+        chunk = profile.page_size - profile.skb_shared_info  # SKB_MAX_ORDER(0, 0)
+        while unread:
+            copy = min(chunk, unread)
+            truesize = profile.skb_truesize(copy, 0)
+            queue.append([copy, truesize, copy])
+            self.rmem += truesize
+            unread -= copy
+
     def segments_read(self, n: int) -> None:
-        """``tcp_recvmsg`` takes ``n`` bytes; an skb read to its end is freed."""
+        """``tcp_recvmsg`` takes ``n`` bytes; an skb read to its end is freed
+        (``sk_eat_skb``), one read in part keeps its whole truesize charged."""
         self.rcv_bytes -= n
         queue = self.rcv_queue
         while n and queue:
-            if queue[0] <= n:
-                n -= queue.popleft()
+            head = queue[0]
+            if head[0] <= n:
+                n -= head[0]
+                self.rmem -= head[1]
+                queue.popleft()
             else:
-                queue[0] -= n
+                head[0] -= n
                 n = 0
 
     def mss_now(self) -> int:
@@ -320,13 +378,16 @@ class TcpSock(Sock):
                     sent = True
                     self.advertise()  # our data segments carry our window
                 self.notsent -= seg
-                if peer.rmem_alloc() > peer.rcvbuf:
+                if not peer.rmem_schedule():
                     self.inflight += seg  # dropped: retransmitted once there is room
                     peer.advertise_zero()
                     continue
                 peer.segment_arrives(seg)
                 moved += seg
                 peer.advertise()  # the ACK
+            # The ACKs are processed (release_sock): the sender lets go of what
+            # it sent, and the receiver's tail skb is its own again.
+            peer.rcv_tail_shared = False
             if moved:
                 if peer.rcv_bytes >= peer.target(0x7FFFFFFF) or peer.done:
                     peer.data_ready(f"{why} ({moved} bytes arrive)")
@@ -350,7 +411,7 @@ class TcpSock(Sock):
         moved = 0
         while self.inflight:
             seg = min(self.inflight, self.mss_now())
-            if peer.rmem_alloc() > peer.rcvbuf:
+            if not peer.rmem_schedule():
                 break
             if not peer.window_free():
                 peer.advertise()  # the answer to the probe
