@@ -350,8 +350,10 @@ class TcpSock(Sock):
         (``tcp_snd_wnd_test``); one that does not waits for the persist timer,
         which the model does not run (XX: real loopback unsticks in ~0.2 s+).
         ``tcp_data_queue``: a segment into an empty receive queue is always
-        taken; otherwise it is dropped while the queue holds more than
-        ``SO_RCVBUF`` (it stays queued at the sender until there is room).
+        taken; otherwise it is dropped while the queue's truesize is above
+        ``SO_RCVBUF`` even once collapsed (``rmem_schedule``); the sender keeps
+        it to retransmit, and the receiver answers with a zero window.
+        Every segment carries its sender's window (``advertise``).
         """
         peer = self.peer
         if peer is None or self.state == TCP_CLOSE:
@@ -595,13 +597,16 @@ class TcpSock(Sock):
             self.push(why)
 
 
-def tcp_establish(client: TcpSock, server: TcpSock, listener: TcpSock | None = None) -> None:
+def tcp_establish(client: TcpSock, server: TcpSock) -> None:
     """The three-way handshake over loopback, for what it decides about windows.
 
     Each end picks its window scale and first window with
     ``tcp_select_initial_window`` from the full space of its receive buffer
     (``tcp_connect_init`` for the client; ``tcp_openreq_init_rwin`` for the
-    server, from the listener's buffer, clamped to it if the user locked it).
+    server, clamped to its buffer if the user locked it). XX: the kernel's
+    child inherits the listener's buffers and locks (``sk_clone_lock``); the
+    model's starts with the defaults, so a listener's ``SO_RCVBUF`` is not
+    seen (the server then picks window scale 0, and other window rules).
     The client counts its MSS before timestamps (the route's advertised MSS),
     the server after. The SYN-ACK carries the server's window unscaled; the
     last ACK carries the client's, through ``tcp_select_window``, so scaled.
@@ -610,13 +615,11 @@ def tcp_establish(client: TcpSock, server: TcpSock, listener: TcpSock | None = N
     client.peer, server.peer = server, client
     client.state = server.state = TCP_ESTABLISHED
     ratio = profile.tcp_default_scaling_ratio
-    source = listener if listener is not None else server
-    for sock, space_of, mss in ((client, client, profile.tcp_advmss),
-                                (server, source, profile.tcp_mss)):
-        full = win_from_space(space_of.rcvbuf, ratio)
+    for sock, mss in ((client, profile.tcp_advmss), (server, profile.tcp_mss)):
+        full = win_from_space(sock.rcvbuf, ratio)
         initial = tcp_select_initial_window(
-            full, mss, full if space_of.rcvbuf_locked else 0,
-            profile.tcp_rmem_max, profile.rmem_max)
+            full, mss, full if sock.rcvbuf_locked else 0, profile.tcp_rmem_max,
+            profile.rmem_max)
         sock.rcv_wscale = initial.rcv_wscale
         sock.rcv_edge = sock.rcv_wnd = sock.rcv_ssthresh = initial.rcv_wnd
         # tcp_init_buffer_space: the clamp is at most the buffer's full window.
