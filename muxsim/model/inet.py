@@ -408,17 +408,21 @@ class TcpSock(Sock):
 
         Into a zero window a retransmission is only a probe: it is dropped
         (``tcp_data_queue``: ``TCPZEROWINDOWDROP``), and the ACK that answers it
-        offers whatever window the receiver has by then.
+        offers whatever window the receiver has by then. Into a window smaller
+        than the segment, only what fits is sent again (``tcp_retransmit_skb``
+        splits the skb at ``avail_wnd``); the rest waits for the next window.
         """
         moved = 0
         while self.inflight:
-            seg = min(self.inflight, self.mss_now())
+            avail = peer.window_free()
+            if not avail:
+                peer.advertise()  # the answer to the probe
+                avail = peer.window_free()
+                if not avail:
+                    break
+            seg = min(self.inflight, self.mss_now(), avail)
             if not peer.rmem_schedule():
                 break
-            if not peer.window_free():
-                peer.advertise()  # the answer to the probe
-                if not peer.window_free():
-                    break
             self.inflight -= seg
             peer.segment_arrives(seg)
             moved += seg
