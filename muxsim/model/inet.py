@@ -31,9 +31,10 @@ the kernel's rules for what a segment offers (muxsim/model/tcpwindow.py:
 the window scale, unscaled handshake windows, a window that never shrinks
 and is rounded up to the scale, a zero window when out of memory) and
 every segment a socket sends carries it: its data, its ACKs, its window
-updates, its FIN. XX: the free space those rules start from (skb truesize
-accounting, ``rcv_ssthresh``, autotuning) is a first approximation from the
-platform profile.
+updates, its FIN. The receive queue is kept skb by skb for its truesize
+(``sk_rmem_alloc``), which decides the free space and which segments are
+dropped. XX: every segment is acknowledged at once (the kernel delays some
+ACKs, and a delayed ACK carries a window computed later).
 """
 
 from __future__ import annotations
@@ -126,7 +127,18 @@ class TcpSock(Sock):
         self.write_seq_gap = 0
         self.port = 0
 
-    # -- buffers (approximate, see the module docstring) ---------------------
+    def clone(self) -> TcpSock:
+        """The socket a listener hands a new connection (``sk_clone_lock`` copies
+        the listener's ``struct sock``): its buffer sizes and their locks, low-water
+        marks and linger setting come with it."""
+        child = TcpSock(self.kernel)
+        child.sndbuf, child.rcvbuf = self.sndbuf, self.rcvbuf
+        child.sndbuf_locked, child.rcvbuf_locked = self.sndbuf_locked, self.rcvbuf_locked
+        child.rcvlowat, child.linger = self.rcvlowat, self.linger
+        child.notsent_lowat = self.notsent_lowat
+        return child
+
+    # -- buffers ---------------------------------------------------------------
 
     def wmem_queued(self) -> int:
         """``sk_wmem_queued``: queued bytes plus each skb's own overhead (truesize)."""
@@ -174,7 +186,7 @@ class TcpSock(Sock):
     def select_window(self) -> int:
         """``__tcp_select_window``: the window the free buffer space allows now."""
         return free_window(self.tcp_space(), self.tcp_full_space(), self.window_clamp,
-                           self.rcv_mss, self.rcv_wscale, self.rcv_ssthresh)
+                           self.rcv_mss, self.rcv_wscale, self.rcv_ssthresh, self.rcv_wnd)
 
     def advertise(self) -> None:
         """A segment leaves this socket: it carries our window (``tcp_select_window``).
@@ -607,10 +619,8 @@ def tcp_establish(client: TcpSock, server: TcpSock) -> None:
     Each end picks its window scale and first window with
     ``tcp_select_initial_window`` from the full space of its receive buffer
     (``tcp_connect_init`` for the client; ``tcp_openreq_init_rwin`` for the
-    server, clamped to its buffer if the user locked it). XX: the kernel's
-    child inherits the listener's buffers and locks (``sk_clone_lock``); the
-    model's starts with the defaults, so a listener's ``SO_RCVBUF`` is not
-    seen (the server then picks window scale 0, and other window rules).
+    server, clamped to its buffer if the user locked it: the accepted socket
+    has its listener's ``SO_RCVBUF``, see ``clone``).
     The client counts its MSS before timestamps (the route's advertised MSS),
     the server after. The SYN-ACK carries the server's window unscaled; the
     last ACK carries the client's, through ``tcp_select_window``, so scaled.

@@ -165,7 +165,7 @@ class Kernel:
             sock.state = TCP_CLOSE
             sock.sk_shutdown = SHUTDOWN_MASK
             return fd, oserror(errno.ECONNREFUSED)
-        child = TcpSock(self)
+        child = listener.clone()
         self.label(child, f"{client}'s peer")
         tcp_establish(sock, child)
         listener.accept_queue.append(child)

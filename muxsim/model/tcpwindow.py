@@ -52,10 +52,9 @@ already went out scaled, on the handshake's last ACK (``ALIGN(65,495,
   window to what the whole buffer allows (``tcp_measure_rcv_mss``,
   ``tcp_set_window_clamp``), which lowers ``rcv_ssthresh`` with it.
 
-What this module does not know: the ``scaling_ratio`` each segment's
-truesize gives (the model uses one ratio from the profile), memory
-pressure, and receive-buffer autotuning. Those decide the free space the
-rules start from; the rules decide what becomes of it.
+What this module does not know: when the ACKs that carry the window go
+(delayed ACKs, quick-ACK and ping-pong modes: the model acknowledges each
+segment at once), memory pressure, and receive-buffer autotuning.
 """
 
 from __future__ import annotations
@@ -120,9 +119,9 @@ def tcp_select_initial_window(space: int, mss: int, window_clamp: int,
 
 
 def free_window(free_space: int, allowed_space: int, window_clamp: int, rcv_mss: int,
-                rcv_wscale: int, rcv_ssthresh: int) -> int:
+                rcv_wscale: int, rcv_ssthresh: int, rcv_wnd: int) -> int:
     """Linux: net/ipv4/tcp_output.c:__tcp_select_window (``tcp_shrink_window`` off,
-    window scaling on, no memory pressure).
+    no memory pressure).
 
     ``free_space`` is ``tcp_space`` (the window the unused receive buffer may
     offer), ``allowed_space`` is ``tcp_full_space`` (the whole buffer's).
@@ -138,9 +137,17 @@ def free_window(free_space: int, allowed_space: int, window_clamp: int, rcv_mss:
         # Too little to be worth offering: move towards a zero window.
         if free_space < allowed_space >> 4 or free_space < mss:
             return 0
-    # No more than the window has grown to (tcp_grow_window), and enough that
-    # scaling does not round it away.
-    return align(max(0, min(free_space, rcv_ssthresh)), unit)
+    # No more than the window has grown to (tcp_grow_window).
+    free_space = max(0, min(free_space, rcv_ssthresh))
+    if rcv_wscale:
+        return align(free_space, unit)  # enough that scaling does not round it away
+    # Unscaled: keep the current window if within one MSS of the free space,
+    # else the largest multiple of the MSS that fits.
+    if rcv_wnd <= free_space - mss or rcv_wnd > free_space:
+        return free_space // mss * mss
+    if mss == full_space and free_space > rcv_wnd + (full_space >> 1):
+        return free_space
+    return rcv_wnd
 
 
 def grown_ssthresh(rcv_ssthresh: int, window_clamp: int, free_space: int, seg: int,
