@@ -56,8 +56,9 @@ class Profile:
     #: TCP_DEFAULT_SCALING_RATIO (include/net/tcp.h): window per buffer byte, in
     #: 1/256ths, before a segment has been measured (tcp_select_initial_window's space).
     tcp_default_scaling_ratio: int = 128
-    #: truesize of a TCP skb beyond its payload (alloc_skb_fclone(MAX_TCP_HEADER)).
-    tcp_skb_overhead: int = 1280
+    #: truesize of a TCP skb beyond its payload (alloc_skb_fclone(MAX_TCP_HEADER)),
+    #: as sk_wmem_queued counts it (``ss -m``: w33600 for one 32,768-byte skb).
+    tcp_skb_overhead: int = 832
     tcp_initial_window: int = 65483
     #: net.ipv4.tcp_rmem[2]: decides the window scale (tcp_select_initial_window).
     tcp_rmem_max: int = 33554432
