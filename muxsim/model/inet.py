@@ -54,6 +54,7 @@ from muxsim.model.bits import (
     EPOLLWRNORM,
 )
 from muxsim.model.sock import KEY_WRITABLE, RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK, Sock
+from muxsim.model.tcprcvq import ReceiveQueue
 from muxsim.model.tcpwindow import (
     TCP_MAX_WSCALE,
     TCP_RMEM_TO_WIN_SCALE,
@@ -95,13 +96,7 @@ class TcpSock(Sock):
         self.state = TCP_CLOSE
         self.peer: TcpSock | None = None
         self.rcv_bytes = 0
-        #: The receive queue: [unread bytes, truesize, length] of each skb. An
-        #: skb's truesize stays charged (sk_rmem_alloc) until it is read to the end.
-        self.rcv_queue: deque[list[int]] = deque()
-        self.rmem = 0  # sk_rmem_alloc
-        #: The tail skb is still shared with the sender's retransmission queue
-        #: (a clone on loopback, not yet acknowledged): nothing coalesces into it.
-        self.rcv_tail_shared = False
+        self.rcvq = ReceiveQueue(profile)  # its skbs, for sk_rmem_alloc
         self.rcv_total = 0  # bytes ever received in order (rcv_nxt)
         self.rcv_edge = profile.tcp_initial_window  # right edge of our window (rcv_wup + rcv_wnd)
         self.rcv_wscale = 0  # chosen at the handshake (tcp_select_initial_window)
@@ -173,7 +168,7 @@ class TcpSock(Sock):
 
     def rmem_alloc(self) -> int:
         """``sk_rmem_alloc``: the truesize of the skbs in the receive queue."""
-        return self.rmem
+        return self.rcvq.rmem
 
     def tcp_space(self) -> int:
         """``tcp_space``: the window the unused part of the receive buffer allows."""
@@ -209,26 +204,13 @@ class TcpSock(Sock):
         self.rcv_wnd = 0
 
     def segment_arrives(self, seg: int) -> None:
-        """An in-order segment is queued as one skb (``tcp_data_queue``); the
-        receiver learns the peer's MSS and the buffer's ``scaling_ratio`` from it
+        """An in-order segment is queued (``tcp_data_queue``, ``ReceiveQueue.queue``);
+        the receiver learns the peer's MSS and the buffer's ``scaling_ratio`` from it
         (``tcp_measure_rcv_mss``) and lets the window grow (``tcp_grow_window``)."""
         profile = self.kernel.profile
         self.rcv_bytes += seg
         self.rcv_total += seg
-        queue = self.rcv_queue
-        if queue and not self.rcv_tail_shared:
-            # tcp_queue_rcv -> tcp_try_coalesce: the payload joins the tail skb
-            # and the new skb's head is freed; only the payload is charged.
-            tail = queue[-1]
-            tail[0] += seg
-            tail[1] += seg
-            tail[2] += seg
-            self.rmem += seg
-        else:
-            truesize = seg + profile.tcp_rcv_skb_overhead
-            queue.append([seg, truesize, seg])
-            self.rmem += truesize
-        self.rcv_tail_shared = True
+        self.rcvq.queue(seg)
         if seg >= self.rcv_mss:
             if seg != self.rcv_mss:
                 ratio = (seg << TCP_RMEM_TO_WIN_SCALE) // (seg + profile.tcp_rcv_skb_overhead)
@@ -246,52 +228,16 @@ class TcpSock(Sock):
         (``sk_forced_mem_schedule``); otherwise ``tcp_try_rmem_schedule``: while
         ``sk_rmem_alloc`` is above ``SO_RCVBUF``, ``tcp_prune_queue`` first
         collapses the queue, and only if that is not enough is the segment dropped."""
-        if not self.rcv_queue or self.rmem <= self.rcvbuf:
+        rcvq = self.rcvq
+        if not rcvq.skbs or rcvq.rmem <= self.rcvbuf:
             return True
-        self.tcp_collapse()
-        return self.rmem <= self.rcvbuf
-
-    def tcp_collapse(self) -> None:
-        """Linux: net/ipv4/tcp_input.c:tcp_collapse on the receive queue.
-
-        From the first skb that is bloated (its truesize would offer a larger
-        window than its length, ``tcp_win_from_space(truesize) > len``) or
-        partly read (it starts before ``copied_seq``), the unread bytes are
-        copied into new linear skbs of at most ``SKB_MAX_ORDER(0, 0)`` bytes
-        each, whose truesize is their ``kmalloc`` size; the old ones are freed.
-        """
-        profile = self.kernel.profile
-        queue = self.rcv_queue
-        first = next((i for i, (unread, truesize, length) in enumerate(queue)
-                      if win_from_space(truesize, self.scaling_ratio) > length or unread < length),
-                     None)
-        if first is None:
-            return
-        rest = [queue.pop() for _ in range(len(queue) - first)]
-        unread = sum(skb[0] for skb in rest)
-        self.rmem -= sum(skb[1] for skb in rest)
-        chunk = profile.page_size - profile.skb_shared_info  # SKB_MAX_ORDER(0, 0)
-        while unread:
-            copy = min(chunk, unread)
-            truesize = profile.skb_truesize(copy, 0)
-            queue.append([copy, truesize, copy])
-            self.rmem += truesize
-            unread -= copy
+        rcvq.collapse(self.scaling_ratio)
+        return rcvq.rmem <= self.rcvbuf
 
     def segments_read(self, n: int) -> None:
-        """``tcp_recvmsg`` takes ``n`` bytes; an skb read to its end is freed
-        (``sk_eat_skb``), one read in part keeps its whole truesize charged."""
+        """``tcp_recvmsg`` takes ``n`` bytes."""
         self.rcv_bytes -= n
-        queue = self.rcv_queue
-        while n and queue:
-            head = queue[0]
-            if head[0] <= n:
-                n -= head[0]
-                self.rmem -= head[1]
-                queue.popleft()
-            else:
-                head[0] -= n
-                n = 0
+        self.rcvq.read(n)
 
     def mss_now(self) -> int:
         """``tcp_current_mss`` bounded by ``tcp_bound_to_half_wnd`` (half the largest window)."""
@@ -401,7 +347,7 @@ class TcpSock(Sock):
                 peer.advertise()  # the ACK
             # The ACKs are processed (release_sock): the sender lets go of what
             # it sent, and the receiver's tail skb is its own again.
-            peer.rcv_tail_shared = False
+            peer.rcvq.tail_shared = False
             if moved:
                 if peer.rcv_bytes >= peer.target(0x7FFFFFFF) or peer.done:
                     peer.data_ready(f"{why} ({moved} bytes arrive)")
