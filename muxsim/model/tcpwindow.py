@@ -8,12 +8,15 @@ sender cuts its segments to half the largest window it has been offered,
 measured on Linux 6.18 over loopback:
 
 * **The window scale is chosen once, at the handshake**
-  (``tcp_select_initial_window``): the smallest shift that lets 16 bits
-  carry the largest window the socket could ever offer, the larger of
+  (``tcp_select_initial_window``): ``ilog2`` of the largest window the
+  socket could ever offer, less 15. That is the larger of
   ``net.ipv4.tcp_rmem[2]`` and ``net.core.rmem_max``, unless the window
-  clamp is smaller (a receive buffer locked with ``SO_RCVBUF`` before the
-  handshake). With 6.18's defaults (``tcp_rmem[2]`` = 32 MiB) that is 10:
-  windows travel in units of 1,024 bytes (``ss -ti``: ``wscale:10,10``).
+  clamp is smaller: a receive buffer locked with ``SO_RCVBUF`` before the
+  handshake (on a listener, whose children inherit it) clamps the window
+  to the buffer's, and a small one gives scale 0 (unscaled windows, kept
+  to multiples of the MSS by ``__tcp_select_window``). With 6.18's
+  defaults (``tcp_rmem[2]`` = 32 MiB) the scale is 10: windows travel in
+  units of 1,024 bytes (``ss -ti``: ``wscale:10,10``).
 * **The first windows are not scaled.** The window in a SYN and a SYN-ACK
   is never scaled (RFC 7323; ``__tcp_transmit_skb``): it is the initial
   ``rcv_wnd``, the free space rounded down to a multiple of the MSS and
@@ -38,8 +41,9 @@ already went out scaled, on the handshake's last ACK (``ALIGN(65,495,
 1,024)`` = 65,536), so ``s`` sends 65,536 on a fresh pair too.
 
 * **Out of memory, the window drops to zero.** A segment the receiver
-  cannot queue (the receive queue is not empty and holds more than
-  ``SO_RCVBUF``) is dropped and answered at once with a zero window
+  cannot queue (its receive queue's truesize is above ``SO_RCVBUF`` even
+  once collapsed, muxsim/model/tcprcvq.py) is dropped and answered at once
+  with a zero window
   (``tcp_data_queue`` sets ``ICSK_ACK_NOMEM``; ``tcp_select_window`` then
   sets ``rcv_wnd`` to 0 and ``rcv_wup`` to ``rcv_nxt``).
 
@@ -62,13 +66,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from muxsim.model.sock import SOCK_MIN_RCVBUF
+
 #: include/net/tcp.h: the largest shift RFC 7323 allows.
 TCP_MAX_WSCALE: Final = 14
 U16_MAX: Final = 0xFFFF
 #: include/net/tcp.h: TCP_RMEM_TO_WIN_SCALE; ratios are in 1/256ths.
 TCP_RMEM_TO_WIN_SCALE: Final = 8
-#: include/net/sock.h on x86_64 (as muxsim/model/sock.py).
-SOCK_MIN_RCVBUF: Final = 2304
 
 
 @dataclass(frozen=True, slots=True)
