@@ -35,10 +35,10 @@ PROBE_SIZES = (1, 64, 128, 192, 193, 256, 700, 704, 705, 1000, 1728, 1729, 1792,
                3712, 3776, 3777, 4000, 8000, 20000, 36544, 36545)
 
 
-def _read_int(path: str, default: int) -> int:
+def _read_int(path: str, default: int, field: int = 0) -> int:
     try:
         with open(path) as handle:
-            return int(handle.read().split()[0])
+            return int(handle.read().split()[field])
     except (OSError, ValueError, IndexError):
         return default
 
@@ -123,11 +123,14 @@ def probe() -> tuple[Profile, list[str]]:
         rmem_default=_read_int("/proc/sys/net/core/rmem_default", DEFAULT.rmem_default),
         wmem_max=_read_int("/proc/sys/net/core/wmem_max", DEFAULT.wmem_max),
         rmem_max=_read_int("/proc/sys/net/core/rmem_max", DEFAULT.rmem_max),
+        # tcp_rmem[2] decides TCP's window scale (tcp_select_initial_window).
+        tcp_rmem_max=_read_int("/proc/sys/net/ipv4/tcp_rmem", DEFAULT.tcp_rmem_max, 2),
     )
     log.append(f"page size {page}, pipe {pipe_size} bytes ({profile.pipe_slots} slots), "
                f"pipe-max-size {pipe_max}, may exceed it: {profile.cap_sys_resource}")
     log.append(f"net.core wmem default/max {profile.wmem_default}/{profile.wmem_max}, "
-               f"rmem default/max {profile.rmem_default}/{profile.rmem_max}")
+               f"rmem default/max {profile.rmem_default}/{profile.rmem_max}, "
+               f"net.ipv4.tcp_rmem max {profile.tcp_rmem_max}")
     measured = {n: unix_truesize(n) for n in PROBE_SIZES}
     fitted = fit_skb_sizes(measured, profile)
     if fitted is None:

@@ -20,6 +20,9 @@ def test_probe_explains_every_truesize_measurement() -> None:
     profile, log = probe()
     assert any("explain all" in line for line in log), log
     assert profile.page_size > 0 and profile.pipe_slots > 0
+    # The window scale follows net.ipv4.tcp_rmem[2]: the probe must carry it.
+    with open("/proc/sys/net/ipv4/tcp_rmem") as handle:
+        assert profile.tcp_rmem_max == int(handle.read().split()[2])
 
 
 def test_profiles_round_trip_through_toml(tmp_path: object) -> None:

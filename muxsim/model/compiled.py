@@ -46,6 +46,8 @@ MODULES = (
     "muxsim/model/waitqueue.py",
     "muxsim/model/vfs.py",
     "muxsim/model/sock.py",
+    "muxsim/model/tcpwindow.py",
+    "muxsim/model/tcprcvq.py",
     "muxsim/model/unix.py",
     "muxsim/model/inet.py",
     "muxsim/model/pipe.py",

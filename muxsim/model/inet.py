@@ -26,10 +26,15 @@ What the model keeps exact is what decides readiness:
   listeners").
 
 Loopback delivery is modelled as instantaneous, which is what realmux
-makes true by settling after every statement. XX: byte counts of TCP
-buffers (how much a ``fill`` queues, how the receive window grows) are a
-first approximation from the platform profile, not yet the kernel's skb
-accounting and window rules.
+makes true by settling after every statement. The receive window follows
+the kernel's rules for what a segment offers (muxsim/model/tcpwindow.py:
+the window scale, unscaled handshake windows, a window that never shrinks
+and is rounded up to the scale, a zero window when out of memory) and
+every segment a socket sends carries it: its data, its ACKs, its window
+updates, its FIN. The receive queue is kept skb by skb for its truesize
+(``sk_rmem_alloc``), which decides the free space and which segments are
+dropped. XX: every segment is acknowledged at once (the kernel delays some
+ACKs, and a delayed ACK carries a window computed later).
 """
 
 from __future__ import annotations
@@ -49,6 +54,18 @@ from muxsim.model.bits import (
     EPOLLWRNORM,
 )
 from muxsim.model.sock import KEY_WRITABLE, RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK, Sock
+from muxsim.model.tcprcvq import ReceiveQueue
+from muxsim.model.tcpwindow import (
+    TCP_MAX_WSCALE,
+    TCP_RMEM_TO_WIN_SCALE,
+    U16_MAX,
+    free_window,
+    grown_ssthresh,
+    set_window_clamp,
+    tcp_select_initial_window,
+    tcp_select_window,
+    win_from_space,
+)
 from muxsim.model.vfs import PollTable, oserror, poll_wait
 
 if TYPE_CHECKING:
@@ -66,6 +83,9 @@ TCP_LAST_ACK: Final = 9
 TCP_LISTEN: Final = 10
 TCP_CLOSING: Final = 11
 
+#: include/net/tcp.h: the MSS assumed until segments say otherwise.
+TCP_MSS_DEFAULT: Final = 536
+
 
 class TcpSock(Sock):
     kind = "tcp"
@@ -76,9 +96,18 @@ class TcpSock(Sock):
         self.state = TCP_CLOSE
         self.peer: TcpSock | None = None
         self.rcv_bytes = 0
-        self.rcv_total = 0  # bytes ever received (rcv_nxt)
-        self.rcv_edge = kernel.profile.tcp_initial_window  # right edge of our window
-        self.max_window = kernel.profile.tcp_initial_window  # the peer's largest window
+        self.rcvq = ReceiveQueue(profile)  # its skbs, for sk_rmem_alloc
+        self.rcv_total = 0  # bytes ever received in order (rcv_nxt)
+        self.rcv_edge = profile.tcp_initial_window  # right edge of our window (rcv_wup + rcv_wnd)
+        self.rcv_wscale = 0  # chosen at the handshake (tcp_select_initial_window)
+        self.window_clamp = U16_MAX << TCP_MAX_WSCALE
+        self.rcv_mss = TCP_MSS_DEFAULT  # our estimate of the peer's MSS (icsk_ack.rcv_mss)
+        self.rcv_ssthresh = profile.tcp_initial_window  # how far the window may grow now
+        self.rcv_wnd = profile.tcp_initial_window  # the window last offered
+        #: skb->len / skb->truesize in 1/256ths, measured from a full-sized
+        #: segment (tcp_measure_rcv_mss); the default until one arrives.
+        self.scaling_ratio = profile.tcp_default_scaling_ratio
+        self.max_window = profile.tcp_initial_window  # the peer's largest window
         self.done = False  # SOCK_DONE: a FIN arrived
         self.notsent = 0  # queued, not yet sent (window closed)
         self.inflight = 0  # sent, dropped by the receiver for want of memory; to retransmit
@@ -93,7 +122,18 @@ class TcpSock(Sock):
         self.write_seq_gap = 0
         self.port = 0
 
-    # -- buffers (approximate, see the module docstring) ---------------------
+    def clone(self) -> TcpSock:
+        """The socket a listener hands a new connection (``sk_clone_lock`` copies
+        the listener's ``struct sock``): its buffer sizes and their locks, low-water
+        marks and linger setting come with it."""
+        child = TcpSock(self.kernel)
+        child.sndbuf, child.rcvbuf = self.sndbuf, self.rcvbuf
+        child.sndbuf_locked, child.rcvbuf_locked = self.sndbuf_locked, self.rcvbuf_locked
+        child.rcvlowat, child.linger = self.rcvlowat, self.linger
+        child.notsent_lowat = self.notsent_lowat
+        return child
+
+    # -- buffers ---------------------------------------------------------------
 
     def wmem_queued(self) -> int:
         """``sk_wmem_queued``: queued bytes plus each skb's own overhead (truesize)."""
@@ -115,19 +155,89 @@ class TcpSock(Sock):
         return ((self.notsent + self.write_seq_gap) << 1) < self.notsent_lowat
 
     def window_free(self) -> int:
-        """Room left in the window this receiver has advertised (it never shrinks)."""
+        """``tcp_receive_window``: what is left of the window this receiver offered."""
         return max(0, self.rcv_edge - self.rcv_total)
 
+    def send_window_free(self) -> int:
+        """Room the peer's window leaves for new data (``tcp_wnd_end`` - ``snd_nxt``):
+        segments it dropped for want of memory are still outstanding."""
+        peer = self.peer
+        if peer is None:
+            return 0
+        return max(0, peer.rcv_edge - peer.rcv_total - self.inflight)
+
+    def rmem_alloc(self) -> int:
+        """``sk_rmem_alloc``: the truesize of the skbs in the receive queue."""
+        return self.rcvq.rmem
+
+    def tcp_space(self) -> int:
+        """``tcp_space``: the window the unused part of the receive buffer allows."""
+        return win_from_space(self.rcvbuf - self.rmem_alloc(), self.scaling_ratio)
+
+    def tcp_full_space(self) -> int:
+        """``tcp_full_space``: the window the whole receive buffer allows."""
+        return win_from_space(self.rcvbuf, self.scaling_ratio)
+
     def select_window(self) -> int:
-        """``__tcp_select_window``, roughly: the free space the buffer allows."""
-        return max(0, self.kernel.profile.tcp_window_for(self.rcvbuf) - self.rcv_bytes)
+        """``__tcp_select_window``: the window the free buffer space allows now."""
+        return free_window(self.tcp_space(), self.tcp_full_space(), self.window_clamp,
+                           self.rcv_mss, self.rcv_wscale, self.rcv_ssthresh, self.rcv_wnd)
 
     def advertise(self) -> None:
-        """Send a window: the right edge moves out, never in (RFC 7323, tcp_select_window)."""
-        self.rcv_edge = max(self.rcv_edge, self.rcv_total + self.select_window())
+        """A segment leaves this socket: it carries our window (``tcp_select_window``).
+
+        The right edge moves out, never in; what is left of the old window is
+        offered again rounded up to the window scale (muxsim/model/tcpwindow.py).
+        """
+        new = tcp_select_window(self.window_free(), self.select_window(), self.rcv_wscale)
+        self.rcv_edge = self.rcv_total + new
+        self.rcv_wnd = new
         peer = self.peer
         if peer is not None:
-            peer.max_window = max(peer.max_window, self.rcv_edge - self.rcv_total)
+            peer.max_window = max(peer.max_window, new)
+
+    def advertise_zero(self) -> None:
+        """Out of memory: the ACK of a dropped segment offers a zero window
+        (``tcp_data_queue`` sets ``ICSK_ACK_NOMEM``; ``tcp_select_window`` sets
+        ``rcv_wnd`` to 0 and ``rcv_wup`` to ``rcv_nxt``)."""
+        self.rcv_edge = self.rcv_total
+        self.rcv_wnd = 0
+
+    def segment_arrives(self, seg: int) -> None:
+        """An in-order segment is queued (``tcp_data_queue``, ``ReceiveQueue.queue``);
+        the receiver learns the peer's MSS and the buffer's ``scaling_ratio`` from it
+        (``tcp_measure_rcv_mss``) and lets the window grow (``tcp_grow_window``)."""
+        profile = self.kernel.profile
+        self.rcv_bytes += seg
+        self.rcv_total += seg
+        self.rcvq.queue(seg)
+        if seg >= self.rcv_mss:
+            if seg != self.rcv_mss:
+                ratio = (seg << TCP_RMEM_TO_WIN_SCALE) // (seg + profile.tcp_rcv_skb_overhead)
+                if ratio != self.scaling_ratio:
+                    self.scaling_ratio = ratio or 1
+                    self.window_clamp, self.rcv_ssthresh = set_window_clamp(
+                        self.window_clamp, self.rcv_ssthresh, self.rcv_wnd,
+                        self.tcp_full_space())
+            self.rcv_mss = min(seg, profile.tcp_mss)
+        self.rcv_ssthresh = grown_ssthresh(self.rcv_ssthresh, self.window_clamp,
+                                           self.tcp_space(), seg, profile.tcp_mss)
+
+    def rmem_schedule(self) -> bool:
+        """May a segment be queued? ``tcp_data_queue``: into an empty queue always
+        (``sk_forced_mem_schedule``); otherwise ``tcp_try_rmem_schedule``: while
+        ``sk_rmem_alloc`` is above ``SO_RCVBUF``, ``tcp_prune_queue`` first
+        collapses the queue, and only if that is not enough is the segment dropped."""
+        rcvq = self.rcvq
+        if not rcvq.skbs or rcvq.rmem <= self.rcvbuf:
+            return True
+        rcvq.collapse(self.scaling_ratio)
+        return rcvq.rmem <= self.rcvbuf
+
+    def segments_read(self, n: int) -> None:
+        """``tcp_recvmsg`` takes ``n`` bytes."""
+        self.rcv_bytes -= n
+        self.rcvq.read(n)
 
     def mss_now(self) -> int:
         """``tcp_current_mss`` bounded by ``tcp_bound_to_half_wnd`` (half the largest window)."""
@@ -198,8 +308,10 @@ class TcpSock(Sock):
         (``tcp_snd_wnd_test``); one that does not waits for the persist timer,
         which the model does not run (XX: real loopback unsticks in ~0.2 s+).
         ``tcp_data_queue``: a segment into an empty receive queue is always
-        taken; otherwise it is dropped while the queue holds more than
-        ``SO_RCVBUF`` (it stays queued at the sender until there is room).
+        taken; otherwise it is dropped while the queue's truesize is above
+        ``SO_RCVBUF`` even once collapsed (``rmem_schedule``); the sender keeps
+        it to retransmit, and the receiver answers with a zero window.
+        Every segment carries its sender's window (``advertise``).
         """
         peer = self.peer
         if peer is None or self.state == TCP_CLOSE:
@@ -217,19 +329,25 @@ class TcpSock(Sock):
                 self.tcp_reset(f"{why}: RST from {peer.label()}")
                 return
             moved = self.retransmit(peer)
+            sent = False
             while self.notsent:
                 seg = min(self.notsent, self.mss_now())
-                if seg > peer.window_free():
+                if seg > self.send_window_free():
                     break  # waits for a window update (or the persist timer)
+                if not sent:
+                    sent = True
+                    self.advertise()  # our data segments carry our window
                 self.notsent -= seg
-                if peer.rcv_bytes and peer.rcv_bytes + seg > peer.rcvbuf:
+                if not peer.rmem_schedule():
                     self.inflight += seg  # dropped: retransmitted once there is room
-                    peer.rcv_total += seg  # it used up window all the same
+                    peer.advertise_zero()
                     continue
-                peer.rcv_bytes += seg
-                peer.rcv_total += seg
+                peer.segment_arrives(seg)
                 moved += seg
-                peer.advertise()
+                peer.advertise()  # the ACK
+            # The ACKs are processed (release_sock): the sender lets go of what
+            # it sent, and the receiver's tail skb is its own again.
+            peer.rcvq.tail_shared = False
             if moved:
                 if peer.rcv_bytes >= peer.target(0x7FFFFFFF) or peer.done:
                     peer.data_ready(f"{why} ({moved} bytes arrive)")
@@ -237,21 +355,35 @@ class TcpSock(Sock):
                     self.write_space(f"{why} (ACK frees space)")
         if self.fin_pending and not self.notsent and not self.inflight:
             self.fin_pending = False
+            self.advertise()  # the FIN carries our window
             peer.tcp_fin(why)
+            peer.advertise()  # the ACK of the FIN
             self.fin_acked(why)
 
     def retransmit(self, peer: TcpSock) -> int:
         """Segments the receiver dropped arrive once it has room (the RTO timer, which
-        realmux waits for when it settles); returns the bytes delivered."""
+        realmux waits for when it settles); returns the bytes delivered.
+
+        Into a zero window a retransmission is only a probe: it is dropped
+        (``tcp_data_queue``: ``TCPZEROWINDOWDROP``), and the ACK that answers it
+        offers whatever window the receiver has by then. Into a window smaller
+        than the segment, only what fits is sent again (``tcp_retransmit_skb``
+        splits the skb at ``avail_wnd``); the rest waits for the next window.
+        """
         moved = 0
         while self.inflight:
-            seg = min(self.inflight, self.mss_now())
-            if peer.rcv_bytes and peer.rcv_bytes + seg > peer.rcvbuf:
+            avail = peer.window_free()
+            if not avail:
+                peer.advertise()  # the answer to the probe
+                avail = peer.window_free()
+                if not avail:
+                    break
+            seg = min(self.inflight, self.mss_now(), avail)
+            if not peer.rmem_schedule():
                 break
             self.inflight -= seg
-            peer.rcv_bytes += seg
+            peer.segment_arrives(seg)
             moved += seg
-        if moved:
             peer.advertise()
         return moved
 
@@ -340,17 +472,18 @@ class TcpSock(Sock):
         if self.rcv_bytes:
             got = min(n, self.rcv_bytes)
             now = self.window_free()
-            self.rcv_bytes -= got
+            self.segments_read(got)
             peer = self.peer
-            if got and peer is not None and peer.inflight:
-                peer.push(f"recv {self.label()} (retransmission finds room)")
-            if got and self.peer is not None and not self.sk_shutdown & RCV_SHUTDOWN:
+            if got and peer is not None and not self.sk_shutdown & RCV_SHUTDOWN:
                 # tcp_cleanup_rbuf: a window update goes out only if the read
                 # at least doubled the window ("Lots" means "at least twice").
                 new = self.select_window()
                 if new and new >= 2 * now:
                     self.advertise()
-                    self.peer.push(f"recv {self.label()} (window update)")
+                    peer.push(f"recv {self.label()} (window update)")
+                    return got
+            if got and peer is not None and peer.inflight:
+                peer.push(f"recv {self.label()} (retransmission finds room)")
             return got
         if self.done:
             return 0
@@ -411,7 +544,7 @@ class TcpSock(Sock):
             self.listen_stop(why)
             return
         unread = self.rcv_bytes
-        self.rcv_bytes = 0
+        self.segments_read(unread)
         self.dead = True
         if self.state == TCP_CLOSE:
             return
@@ -424,6 +557,37 @@ class TcpSock(Sock):
             self.state = TCP_LAST_ACK if self.state == TCP_CLOSE_WAIT else TCP_FIN_WAIT1
             self.fin_pending = True
             self.push(why)
+
+
+def tcp_establish(client: TcpSock, server: TcpSock) -> None:
+    """The three-way handshake over loopback, for what it decides about windows.
+
+    Each end picks its window scale and first window with
+    ``tcp_select_initial_window`` from the full space of its receive buffer
+    (``tcp_connect_init`` for the client; ``tcp_openreq_init_rwin`` for the
+    server, clamped to its buffer if the user locked it: the accepted socket
+    has its listener's ``SO_RCVBUF``, see ``clone``).
+    The client counts its MSS before timestamps (the route's advertised MSS),
+    the server after. The SYN-ACK carries the server's window unscaled; the
+    last ACK carries the client's, through ``tcp_select_window``, so scaled.
+    """
+    profile = client.kernel.profile
+    client.peer, server.peer = server, client
+    client.state = server.state = TCP_ESTABLISHED
+    ratio = profile.tcp_default_scaling_ratio
+    for sock, mss in ((client, profile.tcp_advmss), (server, profile.tcp_mss)):
+        full = win_from_space(sock.rcvbuf, ratio)
+        initial = tcp_select_initial_window(
+            full, mss, full if sock.rcvbuf_locked else 0, profile.tcp_rmem_max,
+            profile.rmem_max)
+        sock.rcv_wscale = initial.rcv_wscale
+        sock.rcv_edge = sock.rcv_wnd = sock.rcv_ssthresh = initial.rcv_wnd
+        # tcp_init_buffer_space: the clamp is at most the buffer's full window.
+        sock.window_clamp = min(initial.window_clamp, win_from_space(sock.rcvbuf, ratio))
+        sock.rcv_ssthresh = min(sock.rcv_ssthresh, sock.window_clamp)
+    client.max_window = server.rcv_edge  # the SYN-ACK's window, never scaled
+    server.max_window = 0
+    client.advertise()  # the handshake's last ACK
 
 
 class InetDgram(Sock):

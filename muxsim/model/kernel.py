@@ -19,7 +19,7 @@ from typing import Literal
 
 from muxsim.lang.masks import format_mask
 from muxsim.model.eventpoll import EventPoll, do_epoll_ctl
-from muxsim.model.inet import TCP_CLOSE, TCP_ESTABLISHED, TCP_LISTEN, InetDgram, TcpSock
+from muxsim.model.inet import TCP_CLOSE, TCP_LISTEN, InetDgram, TcpSock, tcp_establish
 from muxsim.model.pipe import PipeEnd, PipeInodeInfo
 from muxsim.model.profile import Profile
 from muxsim.model.sock import SHUTDOWN_MASK, Sock
@@ -165,9 +165,9 @@ class Kernel:
             sock.state = TCP_CLOSE
             sock.sk_shutdown = SHUTDOWN_MASK
             return fd, oserror(errno.ECONNREFUSED)
-        child = TcpSock(self)
+        child = listener.clone()
         self.label(child, f"{client}'s peer")
-        _connect_pair(sock, child)
+        tcp_establish(sock, child)
         listener.accept_queue.append(child)
         listener.data_ready(f"connect {client}")
         return fd, None
@@ -175,7 +175,7 @@ class Kernel:
     def tcppair(self, a: str, b: str) -> tuple[int, int]:
         self.fdt.need(2)
         client, server = TcpSock(self), TcpSock(self)
-        _connect_pair(client, server)
+        tcp_establish(client, server)
         return self.install(client, a), self.install(server, b)
 
     def accept(self, lfd: int, name: str) -> int:
@@ -251,11 +251,6 @@ class Kernel:
         ef = self.fdt.fget(epfd)
         tf = self.fdt.fget(fd)
         do_epoll_ctl(ef, op, tf, fd, events, data)
-
-
-def _connect_pair(a: TcpSock, b: TcpSock) -> None:
-    a.peer, b.peer = b, a
-    a.state = b.state = TCP_ESTABLISHED
 
 
 def _key(key: int | None) -> str:

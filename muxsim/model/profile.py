@@ -62,13 +62,22 @@ class Profile:
     tcp_wmem_default: int = 2626560
     tcp_rmem_default: int = 131072
     tcp_mss: int = 65483
-    #: truesize of a TCP skb beyond its payload (alloc_skb_fclone(MAX_TCP_HEADER)).
-    tcp_skb_overhead: int = 1280
+    #: The route's advertised MSS (loopback MTU 65,536 less 40 bytes of headers):
+    #: the client's MSS when it picks its first window, before timestamps count.
+    tcp_advmss: int = 65495
+    #: TCP_DEFAULT_SCALING_RATIO (include/net/tcp.h): window per buffer byte, in
+    #: 1/256ths, before a segment has been measured (tcp_select_initial_window's space).
+    tcp_default_scaling_ratio: int = 128
+    #: truesize of a TCP skb beyond its payload (alloc_skb_fclone(MAX_TCP_HEADER)),
+    #: as sk_wmem_queued counts it (``ss -m``: w33600 for one 32,768-byte skb).
+    tcp_skb_overhead: int = 832
     tcp_initial_window: int = 65483
-    tcp_rmem_max: int = 6291456
+    #: net.ipv4.tcp_rmem[2]: decides the window scale (tcp_select_initial_window).
+    tcp_rmem_max: int = 33554432
     tcp_notsent_lowat: int = 0xFFFFFFFF
-    tcp_window_num: int = 113152
-    tcp_window_den: int = 131072
+    #: truesize of a TCP skb a loopback receiver queues, beyond its payload
+    #: (``ss -m``: 833 bytes of sk_rmem_alloc for one byte, 20,832 for 20,000).
+    tcp_rcv_skb_overhead: int = 832
     #: Descriptors a scenario may hold (realmux's private range).
     fd_table_size: int = 128
 
@@ -103,8 +112,6 @@ class Profile:
     def tcp_wmem_for(self, notsent: int) -> int:
         return notsent
 
-    def tcp_window_for(self, rcvbuf: int) -> int:
-        return rcvbuf * self.tcp_window_num // self.tcp_window_den
 
 
 DEFAULT = Profile()
