@@ -432,7 +432,7 @@ def probe_command(out_path: str | None, as_json: bool, costs: bool) -> None:
         target = out_path or str(profile_path())
         measured: dict[str, Any] = existing_costs(target)
         if costs:
-            from realmux.costs import measure_costs
+            from realmux.costs import describe_stability, measure_costs
 
             tty = sys.stderr.isatty()
 
@@ -445,6 +445,7 @@ def probe_command(out_path: str | None, as_json: bool, costs: bool) -> None:
                 click.echo("", err=True)
             for key in ("poll_scan", "epoll_wait", "wakeup"):
                 log.append(f"costs: {key} = {measured[key]}")
+            log += [f"costs: stability: {line}" for line in describe_stability(measured)]
             skipped = measured.get("meta", {}).get("skipped", [])
             log += [f"costs: skipped {s}" for s in skipped]
         write_atomic(target, dump_profile(profile) + (dump_costs(measured) if measured else ""))

@@ -98,7 +98,7 @@ def test_meta(quick: tuple[dict[str, Any], int, int]) -> None:
     assert {"kernel", "machine", "python", "method", "seconds", "skipped"} <= set(meta)
     assert meta["kernel"] == os.uname().release
     assert isinstance(meta["method"], str) and meta["method"]
-    assert 0 < meta["seconds"] < 10
+    assert 0 < meta["seconds"] < 120  # a bound against a hang; speed is make bench's
     assert isinstance(meta["skipped"], list)
 
 
