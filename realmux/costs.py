@@ -90,7 +90,7 @@ Batch = Callable[[int], tuple[int, int]]  # calls wanted -> (timed ns, calls mad
 
 FD_SETSIZE = 1024
 _TARGET_NS = 1_500_000  # one batch lasts about this long
-_WARM_NS, _WARM_CALLS = 30_000_000, 64  # the least warm-up of a point (see _min_per_call)
+_WARM_NS, _WARM_CALLS = 30_000_000, 64  # a readiness call's warm-up (see _min_per_call)
 _WAIT_S = 5.0  # the bound on every wait for the kernel or the child
 _LINGER_RST = struct.pack("ii", 1, 0)  # close sends RST: no TIME_WAIT left behind
 _OFF_UNACKED = 24  # struct tcp_info: for a listener, the accept queue's length
@@ -142,24 +142,23 @@ def _open_fds() -> int:
     return len(os.listdir("/proc/self/fd")) - 1  # less the one listing itself
 
 
-def _min_per_call(batch: Batch, batches: int) -> float:
+def _min_per_call(batch: Batch, batches: int, warm_ns: int = 0) -> float:
     """Seconds per call: the minimum over ``batches`` of a batch's mean, after a warm-up.
 
-    The warm-up lasts at least _WARM_CALLS calls and (up to _WARM_NS) twice the
-    batches' own time, bounded by four times that in wall time: the first
-    calls over a fresh pool of thousands of sockets cost up to twice the
+    The warm-up is two batches, and with ``warm_ns`` at least _WARM_CALLS calls
+    and ``warm_ns`` of them, bounded by four times that in wall time: the
+    first calls over a fresh pool of thousands of sockets cost up to twice the
     settled price (measured at 9,000: 1.1 to 1.7 ms for the first ten polls,
     ~0.75 ms for the next fifty, 0.61 ms from the hundredth on), and two
     warm-up batches left most of the minimum's batches in that slope.
     """
-    warm_ns = min(_WARM_NS, 2 * batches * _TARGET_NS)
-    calls, warmed, timed, began = 2, 0, 0, time.perf_counter_ns()
+    calls, rounds, warmed, timed, began = 2, 0, 0, 0, time.perf_counter_ns()
     while True:  # warm up, and size a batch to last about _TARGET_NS
         ns, done = batch(calls)
-        warmed, timed = warmed + done, timed + ns
+        rounds, warmed, timed = rounds + 1, warmed + done, timed + ns
         calls = max(1, min(50_000, _TARGET_NS * done // max(ns, 1)))
-        if (warmed >= _WARM_CALLS and timed >= warm_ns) \
-                or time.perf_counter_ns() - began > 4 * warm_ns:
+        if rounds >= 2 and ((warmed >= _WARM_CALLS and timed >= warm_ns)
+                            or time.perf_counter_ns() - began > 4 * warm_ns):
             break
     return min(ns / done for ns, done in (batch(calls) for _ in range(batches))) / 1e9
 
@@ -254,7 +253,7 @@ def measure_readiness_call(mux: Mux, watched: int, ready: int = 1, *, waiting: b
             batch = _loop(ep.poll, -1 if waiting else 0, max(64, ready))
         if found != ready:  # the check that makes the waiting calls bounded
             raise RuntimeError(f"{mux}: {found} descriptors ready, expected {ready}")
-        return _min_per_call(batch, batches)
+        return _min_per_call(batch, batches, min(_WARM_NS, 2 * batches * _TARGET_NS))
 
 
 # -- send, recv, accept, close, epoll_ctl -------------------------------------

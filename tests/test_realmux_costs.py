@@ -155,7 +155,8 @@ INTERRUPTIBLE: dict[str, Callable[[], object]] = {
 @pytest.mark.parametrize("name", INTERRUPTIBLE)
 def test_an_interrupted_measurement_leaks_no_descriptor(
         monkeypatch: pytest.MonkeyPatch, name: str) -> None:
-    def one_batch_then_interrupt(batch: costs_module.Batch, batches: int) -> float:
+    def one_batch_then_interrupt(batch: costs_module.Batch, batches: int,
+                                 warm_ns: int = 0) -> float:
         batch(2)
         raise KeyboardInterrupt
 
