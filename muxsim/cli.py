@@ -404,7 +404,7 @@ def _check_results_file(path: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print the profile as JSON")
 @click.option("--costs", is_flag=True,
               help="also measure the per-call costs of select, poll, epoll_wait, epoll_ctl, "
-                   "send, recv, accept, close and a sleep and wakeup (about 30 s), for "
+                   "send, recv, accept, close and a sleep and wakeup (about a minute), for "
                    "`muxsim explore`")
 def probe_command(out_path: str | None, as_json: bool, costs: bool) -> None:
     """Measure this machine's constants on the real kernel and write a platform profile.
