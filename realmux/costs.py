@@ -14,7 +14,7 @@ does not count. Each price has 5 samples (2 quick), taken in passes that
 visit the points in a seeded shuffle, so drift on a shared VM cannot pose as
 slope; the price is the mean of the lowest two samples that agree within
 10%, and points whose samples disagree, or that bend a readiness curve, are
-sampled again, at most twice: one disturbed sample cannot move a price
+sampled again, at most six times: one disturbed sample cannot move a price
 (:mod:`realmux.calibration`). ``meta["stability"]`` says, per price, how
 many samples it had, their spread, and whether two agreed. Nothing sleeps
 to synchronise: where the kernel is asynchronous (loopback TCP, the accept
@@ -678,7 +678,8 @@ def measure_costs(progress: Callable[[str], None] | None = None, *,
     """
     began = time.perf_counter()
     say = progress or (lambda _message: None)
-    sizes, batches, passes, rounds = (_QUICK, 3, 2, 1) if quick else (_FULL, 15, 5, 2)
+    sizes, batches, passes, rounds, per_round = ((_QUICK, 3, 2, 1, 1) if quick
+                                                 else (_FULL, 15, 5, 3, 2))
     between = between or {}
     skipped: dict[str, None] = {}  # ordered, without repeats
 
@@ -718,7 +719,7 @@ def measure_costs(progress: Callable[[str], None] | None = None, *,
     calibration.run_passes(passes)
     lines = {f"between_{mux}": ("epoll_wait_idle" if mux == "epoll" else f"{mux}_scan")
              for mux in between}
-    unsettled = calibration.settle(rounds, _CHECKED, lines)
+    unsettled = calibration.settle(rounds, _CHECKED, lines, per_round)
     for note in unsettled:
         say(f"unsettled: {note}")
     prices = calibration.prices()
@@ -757,7 +758,8 @@ def measure_costs(progress: Callable[[str], None] | None = None, *,
         "python": platform.python_version(),
         "method": f"per sample, the minimum over {batches} batches of about "
                   f"{_TARGET_NS / 1e6:g} ms of the mean seconds per call, after a warm-up; "
-                  f"{passes} samples a price in shuffled passes, up to {rounds} more where "
+                  f"{passes} samples a price in shuffled passes, up to {rounds * per_round} "
+                  "more where "
                   "samples disagree or a curve check fails, the price the mean of the lowest "
                   f"two samples within {AGREE:.0%} of each other; through Python's socket and "
                   "select modules on AF_UNIX pairs and loopback TCP",
@@ -766,6 +768,10 @@ def measure_costs(progress: Callable[[str], None] | None = None, *,
         "stability": {name: [[x, p.repeats, round(p.spread, 4), p.agreed]
                              for (key, x), p in sorted(prices.items()) if key == name]
                       for name in sorted({key for key, _ in prices})},
+        "samples": {name: [[x, [float(f"{v:.4g}") for v in sorted(samples)]]
+                           for (key, x), samples in sorted(calibration.samples.items())
+                           if key == name]
+                    for name in sorted({key for key, _ in calibration.samples})},
         "between": [[key.removeprefix("between_"), x, best[key, x], p.repeats,
                      round(p.spread, 4)]
                     for (key, x), p in sorted(prices.items()) if key.startswith("between_")]}}

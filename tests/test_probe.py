@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from muxsim.model.profile import DEFAULT, dump_profile, load_profile
@@ -44,6 +46,9 @@ def test_probe_costs_writes_a_costs_table_that_a_later_probe_keeps(
     path = Path(str(tmp_path)) / "profile.toml"
     result = CliRunner().invoke(main, ["probe", "--costs", "--out", str(path)])
     assert result.exit_code == 0, result.output
+    # How far to trust each price list: samples, spread, agreement (issue 11).
+    assert re.search(r"costs: stability: poll_scan: 3 prices, [2-4](-[3-4])? samples each, "
+                     r"spread up to [\d.]+%", result.output), result.output
     costs = load_costs(path)
     assert costs.source == str(path) and costs.poll_scan[-1][1] > costs.poll_scan[0][1]
     again = CliRunner().invoke(main, ["probe", "--out", str(path)])
