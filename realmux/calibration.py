@@ -32,9 +32,9 @@ The rules:
   and a segment's cost per descriptor must be within ``SLOPE`` (2x) of its
   neighbour's (fs/select.c does the same work for every descriptor, so
   the slope changes only as the data outgrows a cache). In-between points
-  (``between``) must lie within ``BETWEEN`` (25%) of the straight line
-  between the points around them. The points of a failing check are
-  measured again.
+  (``between``) must lie within ``BETWEEN`` (10%, well inside the prediction
+  bench's 25%) of the straight line between the points around them. The
+  points of a failing check are measured again.
 * **Bounded.** At most ``rounds`` rounds of ``per_round`` extra passes, over
   the flagged points only (cheap: a sample of the largest poll lasts about a
   tenth of a second). Under heavy CPU contention (load 9 on two vCPUs) a
@@ -59,7 +59,7 @@ from itertools import pairwise
 AGREE = 0.10
 SLACK = 0.03
 SLOPE = 2.0
-BETWEEN = 0.25
+BETWEEN = 0.10
 
 Key = tuple[str, int]  # (price name, x)
 

@@ -377,7 +377,8 @@ def test_model_and_kernel_agree_on_a_whole_run(loop: str, prices_now: CostModel)
     the model priced with prices measured in the same run.
 
     What load cannot change is checked on every real run: the same requests, the
-    same answered (within 3 in flight at the end). Load only ever merges wakeups (a
+    same answered (within 3 in flight at the end, and those the clients, late, sent
+    only after the server stopped). Load only ever merges wakeups (a
     server that gets the CPU late, or clients that send late and in bursts, serve
     several requests a wakeup), so on every run the kernel's calls and wakeups per
     request are at most the model's plus 25%. On an *undisturbed* run (read from the
