@@ -469,7 +469,7 @@ def _check_out(directory: str, hint: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print the profile as JSON")
 @click.option("--costs", is_flag=True,
               help="also measure the per-call costs of select, poll, epoll_wait, epoll_ctl, "
-                   "send, recv, accept, close and a sleep and wakeup (about 30 s), for "
+                   "send, recv, accept, close and a sleep and wakeup (about a minute), for "
                    "`muxsim explore`")
 def probe_command(out_path: str | None, as_json: bool, costs: bool) -> None:
     """Measure this machine's constants on the real kernel and write a platform profile.
@@ -516,7 +516,7 @@ def probe_command(out_path: str | None, as_json: bool, costs: bool) -> None:
         measured: dict[str, Any] = existing_costs(str(in_use)) if in_use else {}
         profile, log = probe()
         if costs:
-            from realmux.costs import measure_costs
+            from realmux.costs import describe_stability, measure_costs
 
             tty = sys.stderr.isatty()
 
@@ -529,6 +529,7 @@ def probe_command(out_path: str | None, as_json: bool, costs: bool) -> None:
                 click.echo("", err=True)
             for key in ("poll_scan", "epoll_wait", "wakeup"):
                 log.append(f"costs: {key} = {measured[key]}")
+            log += [f"costs: stability: {line}" for line in describe_stability(measured)]
             skipped = measured.get("meta", {}).get("skipped", [])
             log += [f"costs: skipped {s}" for s in skipped]
         write_atomic(target, dump_profile(profile) + (dump_costs(measured) if measured else ""))

@@ -6,12 +6,20 @@ ready, ``epoll_ctl``, ``send``/``recv`` against bytes, ``accept``, ``close``,
 and sleeping and being woken. Not owned: fitting or using the numbers (the
 model does that). Standard library only.
 
-Method: a point is the *minimum* over batches (each sized to last ~1.5 ms) of
-the mean per call, then over passes (3 full, 1 quick) that visit the points in
-a seeded shuffle, so drift on a shared VM cannot pose as slope. Minima are
-reproducible on a noisy machine; medians are not. Nothing sleeps to
-synchronise: where the kernel is asynchronous (loopback TCP, the accept queue)
-the code polls a kernel counter (``FIONREAD``, ``TCP_INFO``), bounded in time.
+Method: a *sample* is the minimum over batches (each sized to last ~1.5 ms) of
+the mean per call, after a warm-up of at least 64 calls and 30 ms (a fresh
+pool of 9,000 sockets costs up to twice its settled price for its first ten
+polls, a fifth more for the next fifty), so a preemption inside a sample
+does not count. Each price has 5 samples (2 quick), taken in passes that
+visit the points in a seeded shuffle, so drift on a shared VM cannot pose as
+slope; the price is the mean of the lowest two samples that agree within
+10%, and points whose samples disagree, or that bend a readiness curve, are
+sampled again, at most six times: one disturbed sample cannot move a price
+(:mod:`realmux.calibration`). ``meta["stability"]`` says, per price, how
+many samples it had, their spread, and whether two agreed. Nothing sleeps
+to synchronise: where the kernel is asynchronous (loopback TCP, the accept
+queue) the code polls a kernel counter (``FIONREAD``, ``TCP_INFO``), bounded
+in time.
 
 Descriptors: ``watched`` are *both* ends of ``ceil(watched/2)`` AF_UNIX stream
 pairs, by number, so 900 fit below ``FD_SETSIZE`` and 9,000 need ~9,100 of
@@ -62,7 +70,6 @@ import functools
 import itertools
 import os
 import platform
-import random
 import resource
 import select
 import socket
@@ -73,14 +80,17 @@ import sys
 import termios
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal
+
+from realmux.calibration import AGREE, Calibration, Point
 
 Mux = Literal["select", "poll", "epoll"]
 Batch = Callable[[int], tuple[int, int]]  # calls wanted -> (timed ns, calls made)
 
 FD_SETSIZE = 1024
 _TARGET_NS = 1_500_000  # one batch lasts about this long
+_WARM_NS, _WARM_CALLS = 30_000_000, 64  # a readiness call's warm-up (see _min_per_call)
 _WAIT_S = 5.0  # the bound on every wait for the kernel or the child
 _LINGER_RST = struct.pack("ii", 1, 0)  # close sends RST: no TIME_WAIT left behind
 _OFF_UNACKED = 24  # struct tcp_info: for a listener, the accept queue's length
@@ -92,6 +102,8 @@ _FULL = {"select": (10, 30, 100, 300, 600, 900),
          "bytes": (1, 100, 1024, 16384, 65536)}
 _QUICK = {"select": (10, 600), "poll": (10, 1000, 4000), "epoll_ready": (1, 100),
           "epoll_idle": (100, 4000), "bytes": (1, 65536)}
+#: The curves the calibration checks for shape (realmux.calibration.curve_faults).
+_CHECKED = ("select_scan", "select_wait", "poll_scan", "poll_wait", "epoll_wait")
 _CURVES = ("select_scan", "select_wait", "poll_scan", "poll_wait", "epoll_wait",
            "epoll_wait_idle", "recv_unix", "send_unix", "recv_tcp", "send_tcp")
 _CHILD = """\
@@ -130,12 +142,24 @@ def _open_fds() -> int:
     return len(os.listdir("/proc/self/fd")) - 1  # less the one listing itself
 
 
-def _min_per_call(batch: Batch, batches: int) -> float:
-    """Seconds per call: the minimum over ``batches`` of a batch's mean."""
-    calls = 2
-    for _ in range(2):  # warm up, then size a batch to last about _TARGET_NS
+def _min_per_call(batch: Batch, batches: int, warm_ns: int = 0) -> float:
+    """Seconds per call: the minimum over ``batches`` of a batch's mean, after a warm-up.
+
+    The warm-up is two batches, and with ``warm_ns`` at least _WARM_CALLS calls
+    and ``warm_ns`` of them, bounded by four times that in wall time: the
+    first calls over a fresh pool of thousands of sockets cost up to twice the
+    settled price (measured at 9,000: 1.1 to 1.7 ms for the first ten polls,
+    ~0.75 ms for the next fifty, 0.61 ms from the hundredth on), and two
+    warm-up batches left most of the minimum's batches in that slope.
+    """
+    calls, rounds, warmed, timed, began = 2, 0, 0, 0, time.perf_counter_ns()
+    while True:  # warm up, and size a batch to last about _TARGET_NS
         ns, done = batch(calls)
+        rounds, warmed, timed = rounds + 1, warmed + done, timed + ns
         calls = max(1, min(50_000, _TARGET_NS * done // max(ns, 1)))
+        if rounds >= 2 and ((warmed >= _WARM_CALLS and timed >= warm_ns)
+                            or time.perf_counter_ns() - began > 4 * warm_ns):
+            break
     return min(ns / done for ns, done in (batch(calls) for _ in range(batches))) / 1e9
 
 
@@ -229,7 +253,7 @@ def measure_readiness_call(mux: Mux, watched: int, ready: int = 1, *, waiting: b
             batch = _loop(ep.poll, -1 if waiting else 0, max(64, ready))
         if found != ready:  # the check that makes the waiting calls bounded
             raise RuntimeError(f"{mux}: {found} descriptors ready, expected {ready}")
-        return _min_per_call(batch, batches)
+        return _min_per_call(batch, batches, min(_WARM_NS, 2 * batches * _TARGET_NS))
 
 
 # -- send, recv, accept, close, epoll_ctl -------------------------------------
@@ -630,12 +654,33 @@ def _reap(proc: subprocess.Popen[bytes]) -> None:
 # -- everything ---------------------------------------------------------------
 
 
+def _readiness_sample(skip: Callable[[str], None], key: str, mux: Mux, watched: int,
+                      ready: int, waiting: bool, batches: int) -> float | None:
+    """One sample of a readiness call, or None (noted) where select cannot name the descriptors."""
+    try:
+        return measure_readiness_call(mux, watched, ready, waiting=waiting, batches=batches)
+    except FdSetSizeError as exc:
+        skip(f"{key} at {watched} watched: {exc}")
+        return None
+
+
 def measure_costs(progress: Callable[[str], None] | None = None, *,
-                  quick: bool = False) -> dict[str, Any]:
-    """Every cost, in seconds: curves as sorted ``[x, seconds]`` pairs, and a ``meta`` dict."""
+                  quick: bool = False,
+                  between: Mapping[Mux, Sequence[int]] | None = None) -> dict[str, Any]:
+    """Every cost, in seconds: curves as sorted ``[x, seconds]`` pairs, and a ``meta`` dict.
+
+    ``between``: descriptor counts per multiplexer ("select", "poll", "epoll")
+    to measure too, as a scan with one ready, in the same shuffled passes as
+    the curves (so that whatever disturbs the machine hits both alike) and
+    checked against them: ``meta["between"]`` has ``[mux, watched, seconds,
+    repeats, spread]`` rows. ``meta["stability"]`` says, for every price of
+    the passes, ``[x, repeats, spread, agreed]`` (see realmux.calibration).
+    """
     began = time.perf_counter()
     say = progress or (lambda _message: None)
-    sizes, batches, passes = (_QUICK, 3, 1) if quick else (_FULL, 15, 3)
+    sizes, batches, passes, rounds, per_round = ((_QUICK, 3, 2, 1, 1) if quick
+                                                 else (_FULL, 15, 5, 3, 2))
+    between = between or {}
     skipped: dict[str, None] = {}  # ordered, without repeats
 
     def skip(note: str) -> None:
@@ -643,7 +688,8 @@ def measure_costs(progress: Callable[[str], None] | None = None, *,
             skipped[note] = None
             say(f"skipped: {note}")
 
-    soft = raise_nofile(_open_fds() + max(sizes["poll"] + sizes["epoll_idle"]) + 256)
+    widest = max((*sizes["poll"], *sizes["epoll_idle"], *(n for s in between.values() for n in s)))
+    soft = raise_nofile(_open_fds() + widest + 256)
     room = soft - _open_fds()
     calls: list[tuple[str, Mux, int, int, bool, int]] = [  # key, mux, watched, ready, waiting, x
         (f"{mux}_{how}", mux, n, 1, how == "wait", n)
@@ -652,33 +698,36 @@ def measure_costs(progress: Callable[[str], None] | None = None, *,
               for mux in ("select", "poll") for k in (1, _MANY_READY)]
     calls += [("epoll_wait", "epoll", 2 * k, k, False, k) for k in sizes["epoll_ready"]]
     calls += [("epoll_wait_idle", "epoll", n, 1, False, n) for n in sizes["epoll_idle"]]
-    points: list[tuple[str, int, Callable[[], float]]] = []
+    calls += [(f"between_{mux}", mux, n, 1, False, n)
+              for mux, ns in between.items() for n in ns]
+    points: list[Point] = []
     for key, mux, watched, ready, waiting, x in calls:
         if watched + 64 > room:
             skip(f"{key} at {watched} watched: needs {watched + 64} more descriptors, "
                  f"RLIMIT_NOFILE (soft {soft}, as high as the hard limit allows) leaves {room}")
             continue
-        points.append((key, x, functools.partial(measure_readiness_call, mux, watched, ready,
-                                                 waiting=waiting, batches=batches)))
-    points += [(f"epoll_ctl_{op}", 0, functools.partial(_measure_epoll_ctl, op, batches))
+        points.append(Point(key, x, functools.partial(
+            _readiness_sample, skip, key, mux, watched, ready, waiting, batches)))
+    points += [Point(f"epoll_ctl_{op}", 0, functools.partial(_measure_epoll_ctl, op, batches))
                for op in ("add", "mod", "del")]
-    points += [(f"{op}_{kind}", n, functools.partial(_measure_stream, kind, op, n, batches))
+    points += [Point(f"{op}_{kind}", n, functools.partial(_measure_stream, kind, op, n, batches))
                for kind in ("unix", "tcp") for op in ("send", "recv") for n in sizes["bytes"]]
-    points += [("accept_tcp", 0, functools.partial(_measure_accept, batches)),
-               ("close", 0, functools.partial(_measure_close, batches))]
+    points += [Point("accept_tcp", 0, functools.partial(_measure_accept, batches)),
+               Point("close", 0, functools.partial(_measure_close, batches))]
 
-    best: dict[tuple[str, int], float] = {}
-    shuffle = random.Random(_SEED).shuffle
-    for done in range(passes):
-        shuffle(points)
-        for key, x, measure in points:
-            try:
-                seconds = measure()
-            except FdSetSizeError as exc:
-                skip(f"{key} at {x} watched: {exc}")
-                continue
-            best[key, x] = min(seconds, best.get((key, x), seconds))
-            say(f"pass {done + 1}/{passes}: {key} {x}: {seconds * 1e6:.3g} us")
+    calibration = Calibration(points, say, _SEED)
+    calibration.run_passes(passes)
+    lines = {f"between_{mux}": ("epoll_wait_idle" if mux == "epoll" else f"{mux}_scan")
+             for mux in between}
+    unsettled = calibration.settle(rounds, _CHECKED, lines, per_round)
+    for note in unsettled:
+        say(f"unsettled: {note}")
+    prices = calibration.prices()
+    best = {key: price.seconds for key, price in prices.items()}
+    for curve in _CHECKED:  # more descriptors never cost less, whatever was left unsettled
+        highest = 0.0
+        for point in sorted(k for k in best if k[0] == curve):
+            best[point] = highest = max(highest, best[point])
     say("wakeup: ping-pong with a child process")
     wakeup, latency, slept = _measure_wakeup(150 if quick else 600)
     if slept < 0.9:
@@ -707,8 +756,44 @@ def measure_costs(progress: Callable[[str], None] | None = None, *,
     result |= {"wakeup": wakeup, "wakeup_latency": latency, "meta": {
         "kernel": platform.release(), "machine": platform.machine(),
         "python": platform.python_version(),
-        "method": f"minimum over {batches} batches of about {_TARGET_NS / 1e6:g} ms (and over "
-                  f"{passes} shuffled passes) of the mean seconds per call, through Python's "
-                  "socket and select modules on AF_UNIX pairs and loopback TCP",
-        "seconds": round(time.perf_counter() - began, 3), "skipped": list(skipped)}}
+        "method": f"per sample, the minimum over {batches} batches of about "
+                  f"{_TARGET_NS / 1e6:g} ms of the mean seconds per call, after a warm-up; "
+                  f"{passes} samples a price in shuffled passes, up to {rounds * per_round} "
+                  "more where "
+                  "samples disagree or a curve check fails, the price the mean of the lowest "
+                  f"two samples within {AGREE:.0%} of each other; through Python's socket and "
+                  "select modules on AF_UNIX pairs and loopback TCP",
+        "seconds": round(time.perf_counter() - began, 3), "skipped": list(skipped),
+        "unsettled": unsettled,
+        "stability": {name: [[x, p.repeats, round(p.spread, 4), p.agreed]
+                             for (key, x), p in sorted(prices.items()) if key == name]
+                      for name in sorted({key for key, _ in prices})},
+        "samples": {name: [[x, [float(f"{v:.4g}") for v in sorted(samples)]]
+                           for (key, x), samples in sorted(calibration.samples.items())
+                           if key == name]
+                    for name in sorted({key for key, _ in calibration.samples})},
+        "between": [[key.removeprefix("between_"), x, best[key, x], p.repeats,
+                     round(p.spread, 4)]
+                    for (key, x), p in sorted(prices.items()) if key.startswith("between_")]}}
     return result
+
+
+def describe_stability(measured: Mapping[str, Any]) -> list[str]:
+    """One line per price list of the passes: samples, the widest spread, agreement."""
+    meta = measured.get("meta", {})
+    lines = []
+    for name, rows in meta.get("stability", {}).items():
+        if not rows:
+            continue
+        repeats = sorted(r[1] for r in rows)
+        widest = max(rows, key=lambda r: r[2])
+        where = f" (at {widest[0]})" if len(rows) > 1 else ""
+        disagreed = [str(r[0]) for r in rows if not r[3]]
+        lines.append(
+            f"{name}: {len(rows)} price{'s' if len(rows) > 1 else ''}, "
+            f"{repeats[0]}{f'-{repeats[-1]}' if repeats[-1] != repeats[0] else ''} samples "
+            f"each, spread up to {widest[2]:.1%}{where}, "
+            + (f"no two samples agreed within {AGREE:.0%} at {', '.join(disagreed)}"
+               if disagreed else f"two samples within {AGREE:.0%} set each"))
+    lines += [f"unsettled: {note}" for note in meta.get("unsettled", [])]
+    return lines

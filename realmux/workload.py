@@ -23,6 +23,14 @@ while it waits. Latency runs from a send to the reading of the whole response,
 or with ``response_size = 0`` to the server's reading of the whole request
 (stamped by the parent: both read ``perf_counter_ns``, one CLOCK_MONOTONIC).
 
+How much the machine's other work disturbed a run is measured from the run
+itself, for the callers that compare timings: ``server_run_delay`` and
+``client_run_delay``, the fraction of the run each side waited on a run queue
+while runnable (/proc/thread-self/schedstat), ``server_preempted``
+(involuntary context switches), ``client_late_us``, and ``sent_after_stop``,
+the requests due before the end that the clients, running late, sent only
+after the server had stopped (unanswered whatever the server does).
+
 Nothing sleeps to synchronise; pipes carry the protocol. The parent writes
 ``g`` and its start time as it starts serving, and ``s`` and the response bytes
 it sent when ``duration`` is over. The child reads what is in flight
@@ -233,6 +241,7 @@ def _clients(load: RealLoad, socks: list[socket.socket], control_pipe: io.FileIO
     if not waiter.poll(_WAIT_S * 1000) or (go := os.read(control, 9))[:1] != b"g":
         raise TimeoutError(f"no start signal from the server within {_WAIT_S} s")
     t0 = int.from_bytes(go[1:], "little") / 1e9  # the server's start: the same clock
+    delay = run_delay_ns()
     schedule = arrivals(load.seed, load.arrivals, load.rate, k) if k else iter(())
     at, who = next(schedule, (math.inf, 0))
 
@@ -270,6 +279,7 @@ def _clients(load: RealLoad, socks: list[socket.socket], control_pipe: io.FileIO
                 read(index[fd])
     # Arrivals due before the end that this process was too late to send (a
     # busy machine) are sent now, unanswered: every arrival of the schedule is.
+    on_time = requests
     send_due(load.duration, counts_late=False)  # the server has stopped: not lateness
     for j in range(k):  # sending stops; the backlog stays unsent
         if want_out[j]:
@@ -281,6 +291,8 @@ def _clients(load: RealLoad, socks: list[socket.socket], control_pipe: io.FileIO
     data = memoryview(json.dumps({
         "requests": requests, "latencies_ns": latencies,
         "blocked_bytes": sum(backlog), "late_s": late,
+        "run_delay_s": (run_delay_ns() - delay) / 1e9 if delay >= 0 else -1,
+        "sent_after_stop": requests - on_time,
         "sent_ns": [] if load.response_size else all_sent}).encode())
     while data:
         data = data[os.write(result.fileno(), data):]
@@ -457,6 +469,21 @@ def _unread(fd: int) -> int:
     return int(struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0])
 
 
+def run_delay_ns() -> int:
+    """Nanoseconds this thread has waited on a run queue, runnable but not running.
+
+    The second field of /proc/thread-self/schedstat (kernel/sched/stats.c:
+    ``show_schedstat``, ``sched_info.run_delay``): time a neighbour's work
+    took from this thread, whatever the neighbour. -1 where the kernel does
+    not keep it (CONFIG_SCHED_INFO off).
+    """
+    try:
+        with open("/proc/thread-self/schedstat", "rb") as handle:
+            return int(handle.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
 def _pct(sorted_ns: list[int], q: float) -> float | None:
     """The engine's percentile (the value at index ``int(q * n)``), in microseconds."""
     return sorted_ns[min(len(sorted_ns) - 1, int(q * len(sorted_ns)))] / 1e3 if sorted_ns else None
@@ -490,13 +517,15 @@ def run_real(load: RealLoad, *, progress: Callable[[str], None] | None = None) -
         say(f"setup: {load.connections:,} {load.transport} connections ({k:,} active), "
             f"{load.loop}, client process {pid}")
         setup = time.perf_counter() - began
-        switches = resource.getrusage(resource.RUSAGE_THREAD).ru_nvcsw
+        usage, delay = resource.getrusage(resource.RUSAGE_THREAD), run_delay_ns()
         cpu, start = time.thread_time_ns(), time.perf_counter_ns()
         control_w.write(b"g" + start.to_bytes(8, "little"))
         server.run(start / 1e9 + load.duration)
         elapsed = time.perf_counter() - start / 1e9
         cpu = time.thread_time_ns() - cpu
-        wakeups = resource.getrusage(resource.RUSAGE_THREAD).ru_nvcsw - switches
+        delay = run_delay_ns() - delay if delay >= 0 else -1
+        after = resource.getrusage(resource.RUSAGE_THREAD)
+        wakeups, preempted = after.ru_nvcsw - usage.ru_nvcsw, after.ru_nivcsw - usage.ru_nivcsw
         control_w.write(b"s" + server.sent.to_bytes(8, "little"))
         got = json.loads(_read_all(result_r, _WAIT_S))
         unread = sum(_unread(link.fd) for link in links)  # every client end still open
@@ -531,6 +560,12 @@ def run_real(load: RealLoad, *, progress: Callable[[str], None] | None = None) -
         "unread_bytes": unread, "blocked_bytes": got["blocked_bytes"],
         "client_late_us": 1e6 * got["late_s"] / max(got["requests"], 1),
         "setup_wall_s": setup,
+        # How much the machine's other work disturbed the run (timing measures
+        # such as wakeups_per_op depend on it; counts do not).
+        "server_run_delay": delay / 1e9 / elapsed if delay >= 0 else None,
+        "server_preempted": preempted,
+        "client_run_delay": got["run_delay_s"] / elapsed if got["run_delay_s"] >= 0 else None,
+        "sent_after_stop": got["sent_after_stop"],
     }
     say(f"done: {result['requests']:,} requests, {answered:,} answered in {elapsed:.3g} s")
     return result

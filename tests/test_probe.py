@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -54,6 +55,9 @@ def test_probe_costs_writes_a_costs_table_that_a_later_probe_keeps(
     path = Path(str(tmp_path)) / "profile.toml"
     result = CliRunner().invoke(main, ["probe", "--costs", "--out", str(path)])
     assert result.exit_code == 0, result.output
+    # How far to trust each price list: samples, spread, agreement (issue 11).
+    assert re.search(r"costs: stability: poll_scan: 3 prices, [2-4](-[3-4])? samples each, "
+                     r"spread up to [\d.]+%", result.output), result.output
     costs = load_costs(path)
     assert costs.source == str(path) and costs.poll_scan[-1][1] > costs.poll_scan[0][1]
     again = CliRunner().invoke(main, ["probe", "--out", str(path)])

@@ -98,7 +98,7 @@ def test_meta(quick: tuple[dict[str, Any], int, int]) -> None:
     assert {"kernel", "machine", "python", "method", "seconds", "skipped"} <= set(meta)
     assert meta["kernel"] == os.uname().release
     assert isinstance(meta["method"], str) and meta["method"]
-    assert 0 < meta["seconds"] < 10
+    assert 0 < meta["seconds"] < 120  # a bound against a hang; speed is make bench's
     assert isinstance(meta["skipped"], list)
 
 
@@ -155,7 +155,8 @@ INTERRUPTIBLE: dict[str, Callable[[], object]] = {
 @pytest.mark.parametrize("name", INTERRUPTIBLE)
 def test_an_interrupted_measurement_leaks_no_descriptor(
         monkeypatch: pytest.MonkeyPatch, name: str) -> None:
-    def one_batch_then_interrupt(batch: costs_module.Batch, batches: int) -> float:
+    def one_batch_then_interrupt(batch: costs_module.Batch, batches: int,
+                                 warm_ns: int = 0) -> float:
         batch(2)
         raise KeyboardInterrupt
 

@@ -24,7 +24,8 @@ pytestmark = pytest.mark.real_kernel
 
 MEASURES = ("requests", "answered", "unanswered", "cpu", "syscalls", "readiness_calls",
             "wakeups", "calls_per_op", "wakeups_per_op", "readiness_cost_us", "latency_p50_us",
-            "latency_p90_us", "latency_p99_us", "latency_max_us", "unread_bytes", "duration")
+            "latency_p90_us", "latency_p99_us", "latency_max_us", "unread_bytes", "duration",
+            "server_run_delay", "server_preempted", "client_run_delay", "sent_after_stop")
 BASE = RealLoad(loop="epoll-lt", timeout=-1.0, maxevents=64, drain=True, read_size=65536,
                 connections=50, active=0.2, rate=100.0, arrivals="poisson", request_size=100,
                 response_size=100, transport="unix", duration=0.3, seed=1)
@@ -44,6 +45,12 @@ def assert_no_child_left() -> None:
         os.waitpid(-1, os.WNOHANG)
 
 
+def in_flight(result: dict[str, Any]) -> int:
+    """Requests a run may leave unanswered at its end: a few in flight, and those the
+    clients, late on a busy machine, sent only after the server stopped."""
+    return 3 + int(result["sent_after_stop"])
+
+
 def scheduled(run: RealLoad) -> int:
     """How many arrivals the schedule holds within the run (what the model would send)."""
     schedule = arrivals(run.seed, run.arrivals, run.rate, round(run.active * run.connections))
@@ -58,7 +65,7 @@ def test_an_epoll_lt_run_serves_and_measures_and_leaks_nothing() -> None:
     assert result["backend"] == "real" and set(MEASURES) <= set(result)
     json.dumps(result, allow_nan=False)
     assert result["requests"] == scheduled(BASE) > 0  # every arrival of the schedule is sent
-    assert result["answered"] >= result["requests"] - 3
+    assert result["answered"] >= result["requests"] - in_flight(result)
     assert result["unanswered"] == result["requests"] - result["answered"]
     assert 0 < result["latency_p50_us"] <= result["latency_p90_us"] <= result["latency_p99_us"] \
         <= result["latency_max_us"]
@@ -67,7 +74,10 @@ def test_an_epoll_lt_run_serves_and_measures_and_leaks_nothing() -> None:
     assert result["readiness_calls"] > 0 and result["readiness_cost_us"] > 0
     assert result["syscalls"] >= result["readiness_calls"] + 2 * result["answered"]
     assert result["unread_bytes"] == 0
-    assert 0.29 < result["duration"] < 0.35
+    # The loop ends at its deadline, late by a poll's rounding (1 ms) and by any
+    # wait for a CPU (on a busy machine): both read from the run itself.
+    waited = (result["server_run_delay"] or 0.0) * result["duration"]
+    assert 0.3 <= result["duration"] < 0.35 + waited, (result["duration"], waited)
     assert said[0].startswith("setup:") and said[-1].startswith("done:")
 
 
@@ -76,7 +86,7 @@ def test_an_epoll_lt_run_serves_and_measures_and_leaks_nothing() -> None:
     ("epoll-lt", "tcp"), ("poll", "tcp")])
 def test_every_loop_serves_on_both_transports(loop: str, transport: str) -> None:
     result = run_real(load(loop=loop, transport=transport, duration=0.2))
-    assert result["requests"] > 0 and result["answered"] >= result["requests"] - 3
+    assert result["requests"] > 0 and result["answered"] >= result["requests"] - in_flight(result)
     assert result["latency_p50_us"] > 0 and result["unread_bytes"] == 0
     if loop == "epoll-oneshot":  # one EPOLL_CTL_MOD re-arms each report
         assert result["syscalls"] >= 2 * result["readiness_calls"]
@@ -84,7 +94,7 @@ def test_every_loop_serves_on_both_transports(loop: str, transport: str) -> None
 
 def test_a_request_without_response_is_answered_when_read_whole() -> None:
     result = run_real(load(response_size=0, duration=0.2))
-    assert result["requests"] > 0 and result["answered"] >= result["requests"] - 3
+    assert result["requests"] > 0 and result["answered"] >= result["requests"] - in_flight(result)
     assert result["latency_p50_us"] > 0
 
 
@@ -96,14 +106,18 @@ def test_edge_triggered_without_draining_strands_bytes_and_draining_does_not() -
     assert stuck["unread_bytes"] >= 16384
     assert stuck["unanswered"] > stuck["requests"] // 2
     drained = run_real(big)
-    assert drained["requests"] > 0 and drained["answered"] >= drained["requests"] - 2
-    assert drained["unread_bytes"] < 16384
+    late = drained["sent_after_stop"]  # unread whatever the server does
+    assert drained["requests"] > 0 and drained["answered"] >= drained["requests"] - 2 - late
+    assert drained["unread_bytes"] < 16384 * (1 + late)
 
 
 def test_a_busy_loop_spends_cpu_and_never_sleeps() -> None:
     result = run_real(load(timeout=0.0, duration=0.2))
-    assert result["answered"] >= result["requests"] - 3
-    assert result["cpu"] > 0.3  # near 1 on an idle machine
+    assert result["answered"] >= result["requests"] - in_flight(result)
+    # Never asleep, so always running or waiting for a CPU: near 1 whatever the load
+    # (CPU alone is near 1 on an idle machine, 0.06 to 0.23 seen beside four busy loops).
+    waited = result["server_run_delay"] or 0.0  # None: this kernel keeps no schedstat
+    assert result["cpu"] + waited > 0.8, (result["cpu"], waited)
     assert result["wakeups"] <= 5
     assert result["readiness_calls"] > 10 * result["requests"]
 
