@@ -91,9 +91,8 @@ def test_the_users_profile_is_read_before_the_shipped_one(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from muxsim.model import profile
 
-    release = "6.18.44-fc-v657"  # the one models/platform/ ships
-    shipped = profile.SHIPPED_DIR / f"{release}.toml"
-    assert shipped.is_file(), "the test needs a shipped profile"
+    shipped = min(profile.SHIPPED_DIR.glob("*.toml"))  # a profile models/platform/ ships
+    release = shipped.stem
     monkeypatch.setenv("MUXSIM_PLATFORM_DIR", str(tmp_path))
     assert profile.find_profile(release) == shipped
     assert profile.probe_target(release) == tmp_path / f"{release}.toml"
