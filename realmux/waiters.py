@@ -43,23 +43,27 @@ number the next waiter reused.
 
 Looking costs. After every statement the runner looks at every running
 waiter (:meth:`Waiter.look`), so a look must be cheap: each waiter keeps
-its ``syscall`` and ``schedstat`` files open (above the scenario ranges)
-and reads them with ``pread`` at offset 0, which makes procfs generate them
-afresh (fs/seq_file.c). ``syscall`` names the call only while the thread
-is off the CPU and not runnable (fs/proc/base.c:proc_pid_syscall says
-``running`` otherwise, since task_current_syscall needs the task inactive),
-so a thread woken but not yet run is never taken for asleep. The full check
-(``stat`` says ``S``, ``wchan``) is made only when the thread has been
-scheduled since it was last confirmed asleep. Reading ``syscall`` before
-``schedstat`` matters: a thread that runs between the two reads shows a new
-count, so it is looked at again.
+its ``stat``, ``syscall`` and ``schedstat`` files open (above the scenario
+ranges) and reads them with ``pread`` at offset 0, which makes procfs
+generate them afresh (fs/seq_file.c). A thread is taken for asleep only
+when ``stat`` says ``S`` *and* ``syscall`` names its call. ``syscall``
+alone is not enough (it was once thought to be, and one run in a few
+hundred returned HUNG for a waiter the statement had just woken):
+task_current_syscall (fs/proc/base.c:proc_pid_syscall) says ``running``
+only for a zero state or a task on a run queue, and a thread woken onto an
+idle CPU's wake list (kernel/sched/core.c:ttwu_queue_wakelist) is
+``TASK_WAKING``, on no queue, until that CPU takes the IPI; ``stat``
+reports it as ``R``. The full check (``wchan`` too) is made only when the
+thread has been scheduled since it was last confirmed asleep. Reading
+``stat`` and ``syscall`` before ``schedstat`` matters: a thread that runs
+between the reads shows a new count, so it is looked at again.
 
 Cheaper still, for the common statement that wakes nobody: every thread's
 context switches, summed by one ``getrusage(RUSAGE_SELF)`` (kernel/sys.c
 adds each thread's ``nvcsw`` and ``nivcsw``, and those of threads gone),
 less the looking thread's own (``RUSAGE_THREAD``): :func:`others_switches`.
 If that sum has not moved since the waiters were last known quiet and each
-waiter's ``syscall`` still names its call, no waiter has run since (a thread
+waiter is still asleep in its call, no waiter has run since (a thread
 that ran has switched out once, or is running or runnable now), and one
 ``pread`` per waiter was enough.
 """
@@ -161,6 +165,7 @@ class Waiter:
         self.outcome: Outcome | None = None
         self.tid = 0
         self.ident = 0
+        self._stat_fd = -1
         self._syscall_fd = -1
         self._schedstat_fd = -1
         self._confirmed = -1  # schedstat run count when last seen asleep in its call
@@ -183,6 +188,8 @@ class Waiter:
                 signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         base = f"/proc/self/task/{self.tid}/"
         try:
+            self._stat_fd = above_ranges(os.open(base + "stat", os.O_RDONLY | os.O_CLOEXEC),
+                                         close=True)
             self._syscall_fd = above_ranges(os.open(base + "syscall", os.O_RDONLY | os.O_CLOEXEC),
                                             close=True)
             self._schedstat_fd = above_ranges(
@@ -201,10 +208,10 @@ class Waiter:
         cancels: closed earlier, a number could be reused by the next waiter,
         and a late cancel would write to that one.
         """
-        for fd in (self._syscall_fd, self._schedstat_fd):
+        for fd in (self._stat_fd, self._syscall_fd, self._schedstat_fd):
             if fd >= 0:
                 os.close(fd)
-        self._syscall_fd = self._schedstat_fd = -1
+        self._stat_fd = self._syscall_fd = self._schedstat_fd = -1
         if self._on_close is not None and (self._done.is_set() or not self._launched):
             self._on_close()
             self._on_close = None
@@ -258,12 +265,23 @@ class Waiter:
             return -1
 
     def _in_wait_call(self) -> bool:
-        """Whether ``syscall`` names a waiting call: asleep in it (neither running nor runnable)."""
+        """Whether ``stat`` says ``S`` and ``syscall`` names a waiting call: asleep in it.
+
+        ``syscall`` alone is not enough: a thread woken onto an idle CPU's
+        wake list (kernel/sched/core.c:ttwu_queue_wakelist) is ``TASK_WAKING``
+        until that CPU takes the IPI, and task_current_syscall, which wants
+        only a non-zero state and the task off every run queue, then names the
+        call it is leaving. ``stat`` reports ``TASK_WAKING`` as ``R``
+        (fs/proc/array.c:task_state_index masks it out of ``TASK_REPORT``).
+        """
         try:
+            stat = os.pread(self._stat_fd, 512, 0)
             first = os.pread(self._syscall_fd, 64, 0).split(maxsplit=1)[:1]
         except OSError:
             return False
-        return bool(first) and first[0].isdigit() and int(first[0]) in _wait_calls()
+        state = stat.rpartition(b")")[2].split(maxsplit=1)[:1]
+        return (state == [b"S"] and bool(first) and first[0].isdigit()
+                and int(first[0]) in _wait_calls())
 
     def asleep_now(self) -> bool:
         """Finished, or seen asleep in its call before and its ``syscall`` still names it."""
