@@ -27,10 +27,12 @@ directory: a second one would take the first's staging for a leftover.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
 import signal
+import stat
 import tempfile
 import threading
 from collections.abc import Iterable, Mapping
@@ -41,23 +43,46 @@ STAGING_PREFIX = ".muxsim-staging-"
 
 
 def write_atomic(path: str, text: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="-" + os.path.basename(path),
-                               dir=directory)
+    """Replace the regular file at ``path`` (or make it) with ``text``, in one rename.
+
+    A symbolic link is written through: its target gets the new text and
+    the link stays (a rename over the link would turn it into a copy and
+    leave its target unrecorded). Anything else that is not a regular file
+    (a device such as ``/dev/null``, a FIFO, a socket, a directory) is
+    refused: renaming over it would destroy it. Every error names ``path``,
+    never the temporary file.
+    """
+    target = os.path.realpath(path) if os.path.islink(path) else path
     try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, path) from None
+    if mode is not None and not stat.S_ISREG(mode):
+        raise OSError(errno.EINVAL, "not a regular file (muxsim replaces only regular "
+                      "files)", path)
+    directory = os.path.dirname(os.path.abspath(target))
+    tmp = None
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="-" + os.path.basename(target),
+                                   dir=directory)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        if os.path.exists(path):
-            os.chmod(tmp, os.stat(path).st_mode & 0o7777)
-        else:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        os.chmod(tmp, mode & 0o7777 if mode is not None else 0o644)
+        os.replace(tmp, target)
+    except OSError as exc:
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        raise OSError(exc.errno, exc.strerror, path) from None
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
         raise
 
 

@@ -267,3 +267,54 @@ def test_fuzz_prints_a_divergence_it_cannot_write(tmp_path: Path,
     assert "pipe r w => ok" in out
     assert f"{tmp_path / 'fuzz-abc.mux'}: cannot write the divergence found with seed 7" in err
     assert "No space left on device" in err
+
+
+# -- one file: what write_atomic may replace ------------------------------------
+#
+# A rename over the target once destroyed whatever was there: `record -o`
+# turned a FIFO (or, as root, /dev/null) into a regular file, and recording
+# through a symbolic link replaced the link with a copy, leaving its target
+# unrecorded (found by a fresh-clone review).
+
+
+def test_record_writes_through_a_symbolic_link(tmp_path: Path) -> None:
+    real = tmp_path / "real.mux"
+    real.write_text("pipe r w\nsend w 1\n")
+    link = tmp_path / "link.mux"
+    link.symlink_to(real.name)
+    code, _, err = invoke("record", str(link), "--on", "sim")
+    assert code == 0, err
+    assert link.is_symlink() and os.readlink(link) == real.name
+    assert real.read_text() == "pipe r w => ok\nsend w 1 => 1\n"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "directory"])
+def test_record_refuses_to_replace_what_is_not_a_regular_file(tmp_path: Path,
+                                                               kind: str) -> None:
+    source = tmp_path / "r.mux"
+    source.write_text("pipe r w\n")
+    target = tmp_path / "out"
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "directory":
+        target.mkdir()
+    else:
+        try:
+            os.mknod(target, 0o666 | 0o020000, os.makedev(1, 3))  # a copy of /dev/null
+        except PermissionError:
+            pytest.skip("mknod needs CAP_MKNOD")
+    before = os.lstat(target)
+    code, _, err = invoke("record", str(source), "--on", "sim", "-o", str(target))
+    assert code == 2, err
+    assert str(target) in err and ("not a regular file" in err or "is a directory" in err), err
+    after = os.lstat(target)
+    assert (after.st_mode, after.st_ino) == (before.st_mode, before.st_ino)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-")] == []
+
+
+def test_a_write_error_names_the_path_not_the_temporary_file(tmp_path: Path) -> None:
+    source = tmp_path / "r.mux"
+    source.write_text("pipe r w\n")
+    code, _, err = invoke("record", str(source), "--on", "sim", "-o", "/proc/no-such/x.mux")
+    assert code == 2
+    assert err.startswith("/proc/no-such/x.mux: ") and ".tmp-" not in err, err
