@@ -198,10 +198,14 @@ def run(paths: tuple[str, ...], backend_name: str, as_json: bool, trace_dir: str
 
     Prints one line per scenario; for a mismatch, the line, the statement,
     what was expected and what happened. Exit code 0 when every expectation
-    held, 1 on a mismatch, 2 on a scenario error, 3 on an internal error.
+    held, 1 on a mismatch, 2 on a scenario error, 3 on an internal error or
+    an environment the real backend cannot run in (the message says which).
     """
 
     def body() -> int:
+        if trace_dir is not None:  # checked first: a trace written after the run has to fit
+            _check_out(trace_dir, "give --trace a directory that exists or can be made, and "
+                                  "that you can write")
         scenarios = parse_all(find_scenarios(paths))
         names = ["real", "sim"] if backend_name == "both" else [backend_name]
         backends = [get_backend(name) for name in names]

@@ -41,6 +41,7 @@ from importlib import metadata
 
 from muxsim.lang.errors import EnvironmentLimit, InvariantError, ScenarioError
 from muxsim.lang.outcomes import Hung, Number, Ok, Outcome
+from muxsim.lang.parser import MAX_WAITERS
 from muxsim.lang.results import RunOptions, ScenarioResult, StatementResult
 from muxsim.lang.syntax import (
     Accept,
@@ -86,8 +87,6 @@ TCP_NOTSENT_LOWAT = 25
 SETTLE_BOUND = 2.0
 #: fill and drain stop after this many bytes (a guard against a bottomless peer).
 FILL_LIMIT = 1 << 30
-#: Waiters running at once (each is a thread, looked at after every statement).
-MAX_WAITERS = 4096
 #: Descriptors a spawned waiter may hold above the scenario ranges (see _Run.spawn).
 PRIVATE_PER_WAITER = 4
 #: Rounds of "until EAGAIN, then let TCP settle" for fill and drain on TCP.

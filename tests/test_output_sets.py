@@ -318,3 +318,11 @@ def test_a_write_error_names_the_path_not_the_temporary_file(tmp_path: Path) -> 
     code, _, err = invoke("record", str(source), "--on", "sim", "-o", "/proc/no-such/x.mux")
     assert code == 2
     assert err.startswith("/proc/no-such/x.mux: ") and ".tmp-" not in err, err
+
+
+def test_run_checks_its_trace_directory_before_running(tmp_path: Path) -> None:
+    source = tmp_path / "r.mux"
+    source.write_text("pipe r w\n")
+    code, out, err = invoke("run", str(source), "--on", "sim", "--trace", "/proc/no-such")
+    assert code == 2 and "PASS" not in out, out  # refused before any scenario ran
+    assert err.startswith("/proc/no-such: ") and "--trace" in err, err

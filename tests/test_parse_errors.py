@@ -170,3 +170,18 @@ def test_widest_values_still_parse() -> None:
                      "select r=" + ",".join(["a"] * 1100) + "\n"
                      "send a 1 => 9223372036854775807\n", "ok.mux")
     assert len(scenario.statements) == 10
+
+
+def test_more_waiters_than_the_language_allows_is_refused_where_the_spawn_stands() -> None:
+    """The real backend refused the 4,097th waiter only when it got there (87 s in), while
+    the model ran the file: the bound belongs to the language, checked when parsing."""
+    from muxsim.lang.parser import MAX_WAITERS
+
+    spawns = "".join(f"spawn t{i} poll a:IN timeout=inf\n" for i in range(MAX_WAITERS + 1))
+    with pytest.raises(ScenarioError) as caught:
+        parse("socketpair a b\n" + spawns, "w.mux")
+    assert (caught.value.line, caught.value.col) == (MAX_WAITERS + 2, 1)
+    assert "more than 4,096 waiters" in caught.value.message
+    # At the bound, a join makes room for the next spawn.
+    at_bound = "".join(spawns.splitlines(keepends=True)[:MAX_WAITERS])
+    parse("socketpair a b\n" + at_bound + "join t0\nspawn u0 poll a:IN\n", "ok.mux")

@@ -68,6 +68,9 @@ _NUMBER = re.compile(r"(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0
 MAX_COUNT = 1 << 28
 #: Longest finite time a statement may name (the real kernel really waits).
 MAX_SECONDS = 3600.0
+#: Most waiters running at once: the real backend runs each in a thread and
+#: looks at every one after each statement, so the language bounds them.
+MAX_WAITERS = 4096
 #: The C int every ``set`` value and ``max=`` is passed as: sk_setsockopt,
 #: do_tcp_setsockopt and struct linger's l_linger read an int; epoll_wait's
 #: maxevents is an int (include/linux/limits.h INT_MAX, INT_MIN).
@@ -475,6 +478,9 @@ class Parser:
             action = self.waiting_call(line, k)
         elif k == "spawn":
             t = self.new_name(line, "T")
+            if len(self.names.waiters) >= MAX_WAITERS:
+                raise line.error(line.words[0], f"more than {MAX_WAITERS:,} waiters running at "
+                                 "once", "join some before spawning more")
             if self.check_names and t in self.names.waiters:
                 raise line.error(line.words[1], f"waiter {t!r} is already running",
                                  f"join {t} before spawning it again, or use another name")
