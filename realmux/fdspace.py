@@ -88,7 +88,8 @@ def ensure_limit(need: int) -> None:
             raise EnvironmentLimit(
                 f"the real backend needs {need} descriptors (RLIMIT_NOFILE), and this "
                 f"process may open only {soft} (hard limit {hard})",
-                f"raise the limit (ulimit -n {need} or more) and run again; nothing has run")
+                f"raise the limit (ulimit -n {need} or more) and run again; this scenario was "
+                "refused before it started")
         # Round up, so that a run spawning one waiter after another does not
         # call setrlimit for each.
         target = (need + 255) & ~255
