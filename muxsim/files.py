@@ -159,11 +159,7 @@ def write_set(out_dir: str, files: Mapping[str, str]) -> list[str]:
                 raise OSError(exc.errno, exc.strerror or str(exc), target) from exc
         _fsync_dir(staging)
         manifest = {"staging": os.path.basename(staging), "files": sorted(files)}
-        try:
-            write_atomic(os.path.join(out_dir, MANIFEST), json.dumps(manifest) + "\n")
-        except OSError as exc:
-            raise OSError(exc.errno, exc.strerror or str(exc),
-                          os.path.join(out_dir, MANIFEST)) from exc
+        write_atomic(os.path.join(out_dir, MANIFEST), json.dumps(manifest) + "\n")  # names it
         committed = True  # from here on the new set is the report
         try:
             finish_switch(out_dir)

@@ -46,9 +46,6 @@ def check_interrupted() -> None:
         raise KeyboardInterrupt
 
 
-def interrupted() -> bool:
-    return _latched
-
 
 def forget_in_child() -> None:
     """In a forked worker that leaves Ctrl-C to its parent: no latch, no block to end."""
@@ -89,4 +86,4 @@ def latched_interrupts() -> Iterator[None]:
         _latched, _depth = False, 0
 
 
-__all__ = ["check_interrupted", "forget_in_child", "interrupted", "latched_interrupts"]
+__all__ = ["check_interrupted", "forget_in_child", "latched_interrupts"]

@@ -94,9 +94,6 @@ SLICE = 0.02
 _CALLS = _WAIT_SYSCALLS.get(os.uname().machine, set())
 
 
-def _wait_calls() -> set[int]:
-    return _CALLS
-
 
 @dataclass(frozen=True, slots=True)
 class SleepState:
@@ -119,7 +116,7 @@ def sleep_state(tid: int) -> SleepState:
         return SleepState(False, "", "")
     state = stat.rpartition(")")[2].split()[0]
     number = int(syscall[0]) if syscall and syscall[0].lstrip("-").isdigit() else -1
-    return SleepState(state == "S" and number in _wait_calls(), wchan,
+    return SleepState(state == "S" and number in _CALLS, wchan,
                       syscall[0] if syscall else "")
 
 
@@ -281,7 +278,7 @@ class Waiter:
             return False
         state = stat.rpartition(b")")[2].split(maxsplit=1)[:1]
         return (state == [b"S"] and bool(first) and first[0].isdigit()
-                and int(first[0]) in _wait_calls())
+                and int(first[0]) in _CALLS)
 
     def asleep_now(self) -> bool:
         """Finished, or seen asleep in its call before and its ``syscall`` still names it."""

@@ -581,10 +581,10 @@ def tcp_establish(client: TcpSock, server: TcpSock) -> None:
             full, mss, full if sock.rcvbuf_locked else 0, profile.tcp_rmem_max,
             profile.rmem_max)
         sock.rcv_wscale = initial.rcv_wscale
-        sock.rcv_edge = sock.rcv_wnd = sock.rcv_ssthresh = initial.rcv_wnd
+        sock.rcv_edge = sock.rcv_wnd = initial.rcv_wnd
         # tcp_init_buffer_space: the clamp is at most the buffer's full window.
-        sock.window_clamp = min(initial.window_clamp, win_from_space(sock.rcvbuf, ratio))
-        sock.rcv_ssthresh = min(sock.rcv_ssthresh, sock.window_clamp)
+        sock.window_clamp = min(initial.window_clamp, full)
+        sock.rcv_ssthresh = min(initial.rcv_wnd, sock.window_clamp)
     client.max_window = server.rcv_edge  # the SYN-ACK's window, never scaled
     server.max_window = 0
     client.advertise()  # the handshake's last ACK

@@ -113,7 +113,6 @@ class Profile:
         return notsent
 
 
-
 DEFAULT = Profile()
 
 #: Profiles shipped with muxsim: the repository's ``models/platform/``.
